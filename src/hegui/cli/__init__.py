@@ -1,0 +1,41 @@
+"""The ``hegui`` console script: one module per command group, each thin."""
+
+from __future__ import annotations
+
+import typer
+
+from hegui import __version__
+from hegui.cli import lexicon, policy, scan
+
+app = typer.Typer(
+    name="hegui",
+    help="hegui (合规): compliance engine for generative-AI services.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"hegui {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """hegui (合规): compliance engine for generative-AI services."""
+
+
+app.add_typer(policy.app, name="policy")
+app.add_typer(lexicon.app, name="lexicon")
+scan.register(app)
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    app()
