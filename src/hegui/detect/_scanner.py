@@ -1,0 +1,158 @@
+"""The scanner: every detector a policy enables, over whole texts or streams."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Literal
+
+from hegui.detect._registry import Detector, DetectorStream, build_detector
+from hegui.detect._types import Finding, Release
+from hegui.policy._actions import Action
+
+if TYPE_CHECKING:
+    from hegui.policy import Policy
+
+Direction = Literal["input", "output"]
+MASK_CHAR = "*"
+# Text kept before the earliest unreleased position, so detectors can see word and
+# number boundaries across a release point.
+CONTEXT_CHARS = 32
+
+
+def _order(f: Finding) -> tuple[int, int, str, str, str]:
+    return (f.start, f.end, f.detector, f.risk, f.term)
+
+
+def apply_actions(text: str, findings: Iterable[Finding], offset: int = 0) -> tuple[str, bool]:
+    """Apply masks to ``text`` and cut it at the first block.
+
+    ``offset`` is the position of ``text[0]`` in the coordinates of the findings.
+    Returns the text that may be shown and whether a block cut it.
+    """
+    out: list[str] = []
+    pos = 0
+    for f in sorted(findings, key=_order):
+        s = min(max(f.start - offset, 0), len(text))
+        e = min(max(f.end - offset, 0), len(text))
+        if f.action is Action.BLOCK:
+            out.append(text[pos : max(s, pos)])
+            return "".join(out), True
+        elif f.action is Action.MASK and e > pos:
+            out.append(text[pos : max(s, pos)])
+            out.append(MASK_CHAR * (e - max(s, pos)))
+            pos = e
+    out.append(text[pos:])
+    return "".join(out), False
+
+
+class Scanner:
+    """Runs a fixed set of detectors; build one per policy and direction and reuse it."""
+
+    def __init__(self, detectors: Sequence[Detector]) -> None:
+        self.detectors = tuple(detectors)
+
+    @classmethod
+    def from_policy(cls, policy: Policy, direction: Direction | None = None) -> Scanner:
+        """The enabled detectors of ``policy`` that apply to ``direction`` (all if None)."""
+        built = []
+        for name, spec in policy.detectors.items():
+            if not spec.enabled or (direction is not None and direction not in spec.applies_to):
+                continue
+            built.append(build_detector(name, spec, policy))
+        return cls(built)
+
+    def scan(self, text: str) -> list[Finding]:
+        """All findings of all detectors in a whole text, ordered by position."""
+        found: list[Finding] = []
+        for d in self.detectors:
+            found.extend(d.scan(text))
+        found.sort(key=_order)
+        return found
+
+    def stream(self) -> StreamScanner:
+        """A scanner for one stream of chunks (one model answer, say)."""
+        return StreamScanner(self.detectors)
+
+
+class StreamScanner:
+    """Releases streamed text only once no finding can still cover it.
+
+    Every chunk is appended to a small buffer that each detector rescans from where it
+    last stopped; text before the earliest position any detector still needs is
+    released, with masks applied. A block stops the stream for good: the text before
+    the blocked span is released and nothing after it ever is.
+    """
+
+    def __init__(self, detectors: Sequence[Detector]) -> None:
+        self._streams: list[DetectorStream] = [d.stream() for d in detectors]
+        self._resume = [0] * len(self._streams)  # absolute position each detector goes on from
+        self._buf = ""
+        self._base = 0  # absolute position of _buf[0]
+        self._released = 0  # absolute position up to which text was let out
+        self._held: list[Finding] = []  # decided findings whose span is not released yet
+        self._closed = False
+        self.blocked = False
+        self.findings: list[Finding] = []
+
+    @property
+    def holdback(self) -> int:
+        """Characters received but not yet released."""
+        return self._base + len(self._buf) - self._released
+
+    def feed(self, chunk: str) -> Release:
+        """Add a chunk; return what can be released now."""
+        if self._closed:
+            raise RuntimeError("feed() after close()")
+        if self.blocked:
+            return Release("", (), True)
+        self._buf += chunk
+        return self._step(final=False)
+
+    def close(self) -> Release:
+        """End of stream: decide and release everything left."""
+        if self._closed:
+            return Release("", (), self.blocked)
+        self._closed = True
+        if self.blocked:
+            return Release("", (), True)
+        return self._step(final=True)
+
+    def _step(self, final: bool) -> Release:
+        end = self._base + len(self._buf)
+        upto = end
+        new: list[Finding] = []
+        for i, st in enumerate(self._streams):
+            found, safe = st.scan(self._buf, self._resume[i] - self._base, self._base, final)
+            self._resume[i] = self._base + safe
+            upto = min(upto, self._base + safe)
+            new.extend(found)
+        new.sort(key=_order)
+        self.findings.extend(new)
+        self._held.extend(f for f in new if f.action is not Action.FLAG)
+        text = self._release(upto)
+        keep_from = max(min([*self._resume, self._released]) - CONTEXT_CHARS, 0)
+        if keep_from > self._base:
+            self._buf = self._buf[keep_from - self._base :]
+            self._base = keep_from
+        return Release(text, tuple(new), self.blocked)
+
+    def _release(self, upto: int) -> str:
+        for f in self._held:
+            if f.action is Action.BLOCK:
+                upto = min(upto, f.start)
+                self.blocked = True
+        moved = True
+        while moved:  # never cut through a mask; pulling back may expose another one
+            moved = False
+            for f in self._held:
+                if f.start < upto < f.end:
+                    upto, moved = f.start, True
+        if upto <= self._released:
+            return ""
+        start = self._released
+        segment = self._buf[start - self._base : upto - self._base]
+        applied = [f for f in self._held if f.action is Action.MASK and f.start < upto]
+        text, _ = apply_actions(segment, applied, start)
+        self._held = [f for f in self._held if f.end > upto and f.action is not Action.BLOCK]
+        self._released = upto
+        return text

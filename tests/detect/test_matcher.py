@@ -1,0 +1,134 @@
+"""The C matcher against a plain-Python oracle written from the specification."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hegui.detect._fastscan import Matcher
+from hegui.detect._normalize import BREAK, CP_MASK, DROP, SEP, WORD, FoldOptions, fold_term
+from hegui.detect._tables import cached_fold_table
+
+TABLE = cached_fold_table(FoldOptions())
+ALPHABET = list("abcxyz .*-_炸弹彈药大麻烦，\n") + ["\u200b", "\u200d", "Ａ", "Ｂ", "𝐛", "\ufe0f"]
+PATTERNS = ["ab", "abc", "bc", "b", "ca", "炸弹", "弹药", "大麻", "大麻烦", "xyz", "zab"]
+
+
+def value(ch: str) -> int:
+    cp = ord(ch)
+    return int(TABLE[cp]) if cp < len(TABLE) else cp
+
+
+def oracle(text: str, patterns: list[str], word: list[bool], max_gap: int) -> set[tuple[int, int, int]]:
+    """Segments of folded characters split at breaks and long gaps, then str.find."""
+    segments: list[list[tuple[str, int, bool]]] = [[]]
+    gap, boundary, prev_word = 0, True, True
+    for i, ch in enumerate(text):
+        v = value(ch)
+        if v == DROP:
+            continue
+        if v in (SEP, BREAK):
+            boundary = True
+            gap += 1
+            if v == BREAK or gap > max_gap:
+                segments.append([])
+            continue
+        gap = 0
+        is_word = bool(v & WORD)
+        segments[-1].append((chr(v & CP_MASK), i, boundary or not prev_word or not is_word))
+        boundary, prev_word = False, is_word
+
+    def after(i: int) -> bool:
+        for ch in text[i + 1 :]:
+            v = value(ch)
+            if v == DROP:
+                continue
+            return v in (SEP, BREAK) or not v & WORD
+        return True
+
+    found = set()
+    for seg in segments:
+        folded = "".join(c for c, _, _ in seg)
+        for pid, pat in enumerate(patterns):
+            at = folded.find(pat)
+            while at >= 0:
+                first, last = seg[at], seg[at + len(pat) - 1]
+                if not word[pid] or (first[2] and after(last[1])):
+                    found.add((first[1], last[1] + 1, pid))
+                at = folded.find(pat, at + 1)
+    return found
+
+
+def build(word: list[bool], max_gap: int) -> Matcher:
+    folded = [fold_term(TABLE, p) for p in PATTERNS]
+    return Matcher(TABLE, folded, bytes(word), max_gap)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    text=st.text(alphabet=ALPHABET, max_size=60),
+    word=st.lists(st.booleans(), min_size=len(PATTERNS), max_size=len(PATTERNS)),
+    max_gap=st.integers(0, 3),
+)
+def test_matcher_equals_oracle(text: str, word: list[bool], max_gap: int) -> None:
+    hits, safe = build(word, max_gap).scan(text)
+    assert safe == len(text)
+    assert set(hits) == oracle(text, PATTERNS, word, max_gap)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(alphabet=ALPHABET, max_size=50),
+    word=st.lists(st.booleans(), min_size=len(PATTERNS), max_size=len(PATTERNS)),
+    cut=st.integers(0, 50),
+)
+def test_partial_scan_reports_only_decided_hits(text: str, word: list[bool], cut: int) -> None:
+    """A hit reported before the end is a hit of every continuation."""
+    folded = [fold_term(TABLE, p) for p in PATTERNS]
+    veto = bytes(p in ("大麻烦", "abc") for p in PATTERNS)
+    m = Matcher(TABLE, folded, bytes(word), 2, veto)
+    prefix = text[: min(cut, len(text))]
+    partial, safe = m.scan(prefix, 0, False)
+    full = set(m.scan(text)[0])
+    for hit in partial:
+        assert hit in full
+    # every full-text hit that starts before the safe point was already reported
+    assert {h for h in full if h[0] < safe} <= set(partial)
+
+
+def test_evasions_are_found_with_original_spans() -> None:
+    m = Matcher(TABLE, [fold_term(TABLE, "炸弹"), "bomb"], bytes([0, 1]), 3)
+    for text, span in [
+        ("做个炸 弹吧", (2, 5)),
+        ("做个炸*弹吧", (2, 5)),
+        ("做个炸\u200b彈吧", (2, 5)),
+        ("a b.o.m.b here", (2, 9)),
+        ("a ＢＯＭＢ here", (2, 6)),
+        ("a bоmb here", (2, 6)),  # Cyrillic o
+        ("a 𝐛𝐨𝐦𝐛 here", (2, 6)),
+    ]:
+        hits, _ = m.scan(text)
+        assert [(s, e) for s, e, _ in hits] == [span], text
+
+
+def test_word_boundaries_and_breaks() -> None:
+    m = Matcher(TABLE, ["sb", fold_term(TABLE, "大麻")], bytes([1, 0]), 3)
+    assert m.scan("Disburse the funds")[0] == []
+    assert m.scan("you sb!")[0] == [(4, 6, 0)]
+    assert m.scan("买sb吗")[0] == [(1, 3, 0)]  # CJK next to a word term is a boundary
+    assert m.scan("声音很大。麻醉")[0] == []  # a sentence end breaks a match
+    assert m.scan("大    麻")[0] == []  # more separators than max_gap
+    assert m.scan("大   麻")[0] == [(0, 5, 1)]
+
+
+def test_bad_arguments_are_rejected() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="fold table"):
+        Matcher(b"\x00" * 16, ["a"], b"\x00", 1)
+    with pytest.raises(ValueError, match="differ in length"):
+        Matcher(TABLE, ["a", "b"], b"\x00", 1)
+    with pytest.raises(ValueError, match="empty"):
+        Matcher(TABLE, [""], b"\x00", 1)
+    with pytest.raises(IndexError):
+        Matcher(TABLE, ["a"], b"\x00", 1).scan("abc", 9)
