@@ -19,7 +19,9 @@ def value(ch: str) -> int:
     return int(TABLE[cp]) if cp < len(TABLE) else cp
 
 
-def oracle(text: str, patterns: list[str], word: list[bool], max_gap: int) -> set[tuple[int, int, int]]:
+def oracle(
+    text: str, patterns: list[str], word: list[bool], max_gap: int
+) -> set[tuple[int, int, int]]:
     """Segments of folded characters split at breaks and long gaps, then str.find."""
     segments: list[list[tuple[str, int, bool]]] = [[]]
     gap, boundary, prev_word = 0, True, True

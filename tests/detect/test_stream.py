@@ -19,7 +19,14 @@ from hegui.detect import (
 from hegui.detect._normalize import fold_term
 from hegui.detect._tables import cached_fold_table
 
-TERMS = [("炸弹", ""), ("弹药", ""), ("大麻", ""), ("bomb", "word"), ("ab", "word"), ("abc", "substring")]
+TERMS = [
+    ("炸弹", ""),
+    ("弹药", ""),
+    ("大麻", ""),
+    ("bomb", "word"),
+    ("ab", "word"),
+    ("abc", "substring"),
+]
 ALLOW = ("大麻烦", "abcd")
 ALPHABET = list("abcdmo炸弹彈药大麻烦 .*，\n") + ["\u200b", "Ａ", "Ｂ"]
 

@@ -28,7 +28,7 @@ def _root(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
-    """hegui (合规): compliance engine for generative-AI services."""
+    """Hegui (合规): compliance engine for generative-AI services."""
 
 
 app.add_typer(policy.app, name="policy")

@@ -5,11 +5,11 @@ text; ``Scanner.stream()`` gives a ``StreamScanner`` that releases streamed text
 once no finding can still cover it.
 """
 
-from hegui.detect import _keywords  # noqa: F401  (registers detectors)
+from hegui.detect import _keywords, _pii_detector  # noqa: F401  (registers detectors)
 from hegui.detect._keywords import CompiledLexicon, LexiconDetector, compile_lexicon
 from hegui.detect._lexicon import Lexicon, LexiconEntry, LexiconError, load_lexicon
 from hegui.detect._normalize import FoldOptions
-# PII-PENDING from hegui.detect._pii_detector import PiiDetector
+from hegui.detect._pii_detector import PiiDetector
 from hegui.detect._registry import Detector, DetectorStream, build_detector, detector, registered
 from hegui.detect._scanner import Scanner, StreamScanner, apply_actions
 from hegui.detect._types import Finding, Release

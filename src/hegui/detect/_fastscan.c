@@ -1,8 +1,8 @@
 /*
  * hegui.detect._fastscan: one pass over a Python str that folds every character
  * (width, case, traditional -> simplified, invisible characters, separators) through a
- * table and runs an Aho-Corasick automaton over the folded stream, reporting matches
- * as spans of the ORIGINAL string.
+ * table and finds keyword-library terms in the folded stream, reporting matches as
+ * spans of the ORIGINAL string.
  *
  * The fold table is built in Python (hegui.detect._normalize) and handed over as a
  * buffer of uint32 values, one per code point below FOLD_LIMIT:
@@ -11,6 +11,12 @@
  *   2          a hard break: no match spans it
  *   otherwise  bits 0..20 hold the folded code point, bit 31 says "word character"
  *              (a letter or digit of a space-delimited script, for word boundaries).
+ *
+ * Matching: folded characters are collected in blocks; at each position a bigram
+ * filter (two bitsets, one for substring terms and one for whole-word terms, the
+ * latter consulted only where a word starts) decides whether to walk the trie from
+ * that position. Few positions pass, so the cost per character is a table lookup and
+ * a bit test; every occurrence of every term is still found, overlapping ones too.
  *
  * Streaming: scan(text, start, final=False) reports only matches whose outcome can no
  * longer change when more text arrives, and returns `safe`, the first index that may
@@ -29,27 +35,36 @@
 #define F_WORD 0x80000000u
 #define F_CP 0x1FFFFFu
 
+#define BIGRAM_BITS 20
+#define BLOCK 8192
+
+#define FL_PRE 1u   /* a word may start here (word-boundary terms may begin) */
+#define FL_BREAK 2u /* a hard break or a long run of separators lies just before */
+
 typedef struct { uint32_t c; int32_t t; } Edge;
-/* outl: the node itself when a pattern ends here, else its dictionary link (0: none). */
-typedef struct { int32_t first; int32_t count; int32_t fail; int32_t outl; } Node;
+/* A node with one child keeps it inline (c1, first = the child) so walks down the
+   long single-child chains of a sparse trie touch one record per character. */
+typedef struct { int32_t first; int32_t count; int32_t out; uint32_t c1; } Node;
 
 typedef struct {
     PyObject_HEAD
     uint32_t *fold;        /* FOLD_LIMIT entries */
     int32_t *root_next;    /* FOLD_LIMIT entries: child of the root per code point, -1 none */
     int32_t n_nodes;
-    Node *nodes;           /* hot per-node data, one 16-byte record each */
-    Edge *edges;           /* children of each node, sorted by character */
-    int32_t *out;          /* pattern id ending at the node, -1 none */
-    int32_t *dict_link;    /* nearest proper suffix node with an output, 0 none */
-    int32_t *depth;
+    Node *nodes;           /* children of each node: edges[first .. first + count) */
+    Edge *edges;           /* sorted by character within a node */
+    int32_t *out_head;     /* first pattern ending at the node, -1 none */
+    uint8_t *veto_prefix;  /* node lies on the path of a veto (allowlist) pattern */
     int32_t n_patterns;
     int32_t *pat_len;
+    int32_t *pat_next;     /* next pattern ending at the same node, -1 none */
     uint8_t *pat_word;
-    uint8_t *veto_prefix;  /* node lies on the path of a veto (allowlist) pattern */
+    uint64_t *bits_sub;    /* bigrams that start a substring term */
+    uint64_t *bits_word;   /* bigrams that start a whole-word term */
+    uint64_t *single;      /* code points (< FOLD_LIMIT) that are a one-character term */
+    int single_astral;     /* some one-character term lies at or above FOLD_LIMIT */
     int32_t max_len;
     int32_t max_gap;
-    uint32_t ring_mask;
 } Matcher;
 
 static inline uint32_t fold_cp(const uint32_t *fold, uint32_t c) {
@@ -57,6 +72,24 @@ static inline uint32_t fold_cp(const uint32_t *fold, uint32_t c) {
     if ((c >= 0xE0000u && c <= 0xE007Fu) || (c >= 0xE0100u && c <= 0xE01EFu)) return F_DROP;
     return c;
 }
+
+static inline uint32_t bigram(uint32_t a, uint32_t b) {
+    return (a * 0x9E3779B1u + b * 0x85EBCA77u) >> (32 - BIGRAM_BITS);
+}
+
+/* Whole-word terms are filtered on up to WORD_GRAM leading characters: a term of length
+   L < WORD_GRAM on all L of them, longer ones on the first WORD_GRAM. Letters are few,
+   so a bigram would let nearly every word through to a trie walk. */
+#define WORD_GRAM 4
+
+static inline uint32_t gram_hash(const uint32_t *cs, int len) {
+    uint32_t h = 0x811C9DC5u ^ (uint32_t)len;
+    for (int i = 0; i < len; i++) h = (h ^ cs[i]) * 0x01000193u + (h >> 15);
+    return (h * 0x9E3779B1u) >> (32 - BIGRAM_BITS);
+}
+
+static inline int bit(const uint64_t *set, uint32_t i) { return (int)((set[i >> 6] >> (i & 63)) & 1u); }
+static inline void set_bit(uint64_t *set, uint32_t i) { set[i >> 6] |= (uint64_t)1 << (i & 63); }
 
 static inline int32_t find_edge(const Edge *e, int32_t count, uint32_t c) {
     int32_t lo = 0, hi = count;
@@ -69,10 +102,14 @@ static inline int32_t find_edge(const Edge *e, int32_t count, uint32_t c) {
     return -1;
 }
 
+static inline int32_t node_child(const Matcher *m, const Node *nd, uint32_t c) {
+    if (nd->count == 1) return nd->c1 == c ? nd->first : -1;
+    return find_edge(m->edges + nd->first, nd->count, c);
+}
+
 static inline int32_t child(const Matcher *m, int32_t node, uint32_t c) {
     if (node == 0 && c < FOLD_LIMIT) return m->root_next[c];
-    const Node *nd = &m->nodes[node];
-    return find_edge(m->edges + nd->first, nd->count, c);
+    return node_child(m, &m->nodes[node], c);
 }
 
 /* ---- construction ------------------------------------------------------------ */
@@ -90,27 +127,22 @@ static int edge_cmp(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static int build(Matcher *m, PyObject *patterns) {
-    Py_ssize_t np = PyList_GET_SIZE(patterns);
-    Py_ssize_t total = 1;
-    for (Py_ssize_t i = 0; i < np; i++) total += PyUnicode_GET_LENGTH(PyList_GET_ITEM(patterns, i));
-    if (total > INT32_MAX / 4) { PyErr_SetString(PyExc_ValueError, "lexicon too large"); return -1; }
-    size_t cap = 16;
-    while (cap < (size_t)total * 2) cap <<= 1;
+/* Insert every pattern into a trie held in a hash table of (node, char) -> child. */
+static int32_t build_trie(Matcher *m, PyObject *patterns, int32_t *parent, uint32_t *pchar, size_t cap) {
     Slot *tab = malloc(cap * sizeof(Slot));
-    int32_t *parent = malloc((size_t)total * sizeof(int32_t));
-    uint32_t *pchar = malloc((size_t)total * sizeof(uint32_t));
-    m->out = malloc((size_t)total * sizeof(int32_t));
-    m->depth = malloc((size_t)total * sizeof(int32_t));
-    m->pat_len = malloc((size_t)(np ? np : 1) * sizeof(int32_t));
-    if (!tab || !parent || !pchar || !m->out || !m->depth || !m->pat_len) goto nomem;
+    if (!tab) { PyErr_NoMemory(); return -1; }
     for (size_t i = 0; i < cap; i++) tab[i].key = UINT64_MAX;
     int32_t n = 1;
-    m->out[0] = -1; m->depth[0] = 0; parent[0] = -1; pchar[0] = 0;
+    m->out_head[0] = -1; parent[0] = -1; pchar[0] = 0;
     m->max_len = 1;
-    for (Py_ssize_t p = 0; p < np; p++) {
+    for (Py_ssize_t p = 0; p < PyList_GET_SIZE(patterns); p++) {
         PyObject *s = PyList_GET_ITEM(patterns, p);
         Py_ssize_t len = PyUnicode_GET_LENGTH(s);
+        if (len == 0) {
+            PyErr_Format(PyExc_ValueError, "pattern %zd is empty after folding", p);
+            free(tab);
+            return -1;
+        }
         int kind = PyUnicode_KIND(s);
         const void *data = PyUnicode_DATA(s);
         int32_t node = 0;
@@ -121,135 +153,184 @@ static int build(Matcher *m, PyObject *patterns) {
             while (tab[h].key != UINT64_MAX && tab[h].key != key) h = (h + 1) & (cap - 1);
             if (tab[h].key == key) { node = tab[h].val; continue; }
             tab[h].key = key; tab[h].val = n;
-            parent[n] = node; pchar[n] = c; m->out[n] = -1; m->depth[n] = m->depth[node] + 1;
+            parent[n] = node; pchar[n] = c; m->out_head[n] = -1;
             node = n++;
         }
-        if (len == 0) { PyErr_Format(PyExc_ValueError, "pattern %zd is empty after folding", p); goto fail; }
-        if (m->out[node] < 0) m->out[node] = (int32_t)p;
+        m->pat_next[p] = m->out_head[node];
+        m->out_head[node] = (int32_t)p;
         m->pat_len[p] = (int32_t)len;
         if (len > m->max_len) m->max_len = (int32_t)len;
     }
-    free(tab); tab = NULL;
-    m->n_nodes = n;
-    /* Edges grouped by parent and sorted by character. */
+    free(tab);
+    return n;
+}
+
+/* Number nodes breadth first, so the shallow nodes that most walks touch share a few
+   cache lines instead of being scattered in the order terms were added. */
+static int renumber_bfs(Matcher *m, int32_t n) {
+    int32_t *order = malloc((size_t)n * sizeof(int32_t));
+    int32_t *new_id = malloc((size_t)n * sizeof(int32_t));
+    Node *nodes = calloc((size_t)n, sizeof(Node));
+    Edge *edges = malloc((size_t)n * sizeof(Edge));
+    int32_t *out = malloc((size_t)n * sizeof(int32_t));
+    if (!order || !new_id || !nodes || !edges || !out) {
+        free(order); free(new_id); free(nodes); free(edges); free(out);
+        PyErr_NoMemory();
+        return -1;
+    }
+    int32_t head = 0, tail = 0;
+    order[tail++] = 0;
+    while (head < tail) {
+        const Node *nd = &m->nodes[order[head++]];
+        for (int32_t e = nd->first; e < nd->first + nd->count; e++) order[tail++] = m->edges[e].t;
+    }
+    for (int32_t i = 0; i < n; i++) new_id[order[i]] = i;
+    int32_t pos = 0;
+    for (int32_t i = 0; i < n; i++) {
+        const Node *old = &m->nodes[order[i]];
+        nodes[i].first = pos;
+        nodes[i].count = old->count;
+        out[i] = m->out_head[order[i]];
+        for (int32_t e = old->first; e < old->first + old->count; e++) {
+            edges[pos].c = m->edges[e].c;
+            edges[pos++].t = new_id[m->edges[e].t];
+        }
+    }
+    free(m->nodes); free(m->edges); free(m->out_head); free(order); free(new_id);
+    m->nodes = nodes; m->edges = edges; m->out_head = out;
+    return 0;
+}
+
+/* Lay the trie out as sorted edge lists, plus a direct table for the root. */
+static int layout(Matcher *m, int32_t n, const int32_t *parent, const uint32_t *pchar) {
     m->nodes = calloc((size_t)n, sizeof(Node));
     m->edges = malloc((size_t)n * sizeof(Edge));
     m->root_next = malloc(FOLD_LIMIT * sizeof(int32_t));
     int32_t *fill = malloc((size_t)n * sizeof(int32_t));
-    if (!m->nodes || !m->edges || !m->root_next || !fill) { free(fill); goto nomem; }
+    if (!m->nodes || !m->edges || !m->root_next || !fill) { free(fill); PyErr_NoMemory(); return -1; }
     for (int32_t v = 1; v < n; v++) m->nodes[parent[v]].count++;
     int32_t acc = 0;
     for (int32_t u = 0; u < n; u++) { m->nodes[u].first = acc; fill[u] = acc; acc += m->nodes[u].count; }
-    for (int32_t v = 1; v < n; v++) { int32_t at = fill[parent[v]]++; m->edges[at].c = pchar[v]; m->edges[at].t = v; }
+    for (int32_t v = 1; v < n; v++) {
+        int32_t at = fill[parent[v]]++;
+        m->edges[at].c = pchar[v];
+        m->edges[at].t = v;
+    }
     free(fill);
     for (int32_t u = 0; u < n; u++)
         if (m->nodes[u].count > 1)
             qsort(m->edges + m->nodes[u].first, (size_t)m->nodes[u].count, sizeof(Edge), edge_cmp);
+    if (renumber_bfs(m, n) < 0) return -1;
     for (uint32_t c = 0; c < FOLD_LIMIT; c++) m->root_next[c] = -1;
     for (int32_t i = 0; i < m->nodes[0].count; i++)
         if (m->edges[i].c < FOLD_LIMIT) m->root_next[m->edges[i].c] = m->edges[i].t;
-    /* Failure and dictionary links, breadth first. */
-    m->dict_link = malloc((size_t)n * sizeof(int32_t));
-    int32_t *queue = malloc((size_t)n * sizeof(int32_t));
-    if (!m->dict_link || !queue) { free(queue); goto nomem; }
-    m->nodes[0].fail = 0; m->dict_link[0] = 0; m->nodes[0].outl = 0;
-    int32_t qh = 0, qt = 0;
-    queue[qt++] = 0;
-    while (qh < qt) {
-        int32_t u = queue[qh++];
-        for (int32_t e = m->nodes[u].first; e < m->nodes[u].first + m->nodes[u].count; e++) {
-            int32_t v = m->edges[e].t;
-            uint32_t c = m->edges[e].c;
-            int32_t f = 0;
-            if (u != 0) {
-                int32_t g = m->nodes[u].fail;
-                for (;;) {
-                    int32_t t = child(m, g, c);
-                    if (t >= 0) { f = t; break; }
-                    if (g == 0) break;
-                    g = m->nodes[g].fail;
-                }
+    for (int32_t u = 0; u < n; u++) {
+        Node *nd = &m->nodes[u];
+        nd->out = m->out_head[u];
+        if (nd->count == 1) { nd->c1 = m->edges[nd->first].c; nd->first = m->edges[nd->first].t; }
+    }
+    m->n_nodes = n;
+    return 0;
+}
+
+/* Bigram filters, the one-character set and the veto paths. */
+static int filters(Matcher *m, PyObject *patterns, const uint8_t *veto) {
+    size_t words = ((size_t)1 << BIGRAM_BITS) / 64;
+    m->bits_sub = calloc(words, sizeof(uint64_t));
+    m->bits_word = calloc(words, sizeof(uint64_t));
+    m->single = calloc(FOLD_LIMIT / 64, sizeof(uint64_t));
+    m->veto_prefix = calloc((size_t)m->n_nodes, 1);
+    if (!m->bits_sub || !m->bits_word || !m->single || !m->veto_prefix) { PyErr_NoMemory(); return -1; }
+    for (Py_ssize_t p = 0; p < PyList_GET_SIZE(patterns); p++) {
+        PyObject *s = PyList_GET_ITEM(patterns, p);
+        int kind = PyUnicode_KIND(s);
+        const void *data = PyUnicode_DATA(s);
+        uint32_t c0 = PyUnicode_READ(kind, data, 0);
+        if (PyUnicode_GET_LENGTH(s) == 1) {
+            if (c0 < FOLD_LIMIT) set_bit(m->single, c0); else m->single_astral = 1;
+        } else if (m->pat_word[p]) {
+            uint32_t cs[WORD_GRAM];
+            int len = PyUnicode_GET_LENGTH(s) < WORD_GRAM ? (int)PyUnicode_GET_LENGTH(s) : WORD_GRAM;
+            for (int i = 0; i < len; i++) cs[i] = PyUnicode_READ(kind, data, i);
+            set_bit(m->bits_word, gram_hash(cs, len));
+        } else {
+            set_bit(m->bits_sub, bigram(c0, PyUnicode_READ(kind, data, 1)));
+        }
+        if (veto && veto[p]) {
+            int32_t node = 0;
+            for (Py_ssize_t i = 0; i < PyUnicode_GET_LENGTH(s) && node >= 0; i++) {
+                node = child(m, node, PyUnicode_READ(kind, data, i));
+                if (node > 0) m->veto_prefix[node] = 1;
             }
-            m->nodes[v].fail = f;
-            m->dict_link[v] = m->out[f] >= 0 ? f : m->dict_link[f];
-            m->nodes[v].outl = m->out[v] >= 0 ? v : m->dict_link[v];
-            queue[qt++] = v;
         }
     }
-    free(queue);
-    free(parent); free(pchar);
-    uint32_t ring = 1;
-    while (ring < (uint32_t)m->max_len + 2) ring <<= 1;
-    m->ring_mask = ring - 1;
     return 0;
-nomem:
-    PyErr_NoMemory();
-fail:
-    free(tab); free(parent); free(pchar);
-    return -1;
+}
+
+static int build(Matcher *m, PyObject *patterns, const uint8_t *veto) {
+    Py_ssize_t np = PyList_GET_SIZE(patterns);
+    Py_ssize_t total = 1;
+    for (Py_ssize_t i = 0; i < np; i++) total += PyUnicode_GET_LENGTH(PyList_GET_ITEM(patterns, i));
+    if (total > INT32_MAX / 4) { PyErr_SetString(PyExc_ValueError, "lexicon too large"); return -1; }
+    size_t cap = 16;
+    while (cap < (size_t)total * 2) cap <<= 1;
+    int32_t *parent = malloc((size_t)total * sizeof(int32_t));
+    uint32_t *pchar = malloc((size_t)total * sizeof(uint32_t));
+    m->out_head = malloc((size_t)total * sizeof(int32_t));
+    m->pat_len = malloc((size_t)(np ? np : 1) * sizeof(int32_t));
+    m->pat_next = malloc((size_t)(np ? np : 1) * sizeof(int32_t));
+    int rc = -1;
+    if (!parent || !pchar || !m->out_head || !m->pat_len || !m->pat_next) { PyErr_NoMemory(); goto done; }
+    int32_t n = build_trie(m, patterns, parent, pchar, cap);
+    if (n < 0 || layout(m, n, parent, pchar) < 0) goto done;
+    rc = filters(m, patterns, veto);
+done:
+    free(parent);
+    free(pchar);
+    return rc;
 }
 
 static void Matcher_dealloc(Matcher *m) {
-    free(m->fold); free(m->root_next); free(m->nodes); free(m->edges); free(m->out); free(m->dict_link); free(m->depth);
-    free(m->pat_len); free(m->pat_word); free(m->veto_prefix);
+    free(m->fold); free(m->root_next); free(m->nodes); free(m->edges); free(m->out_head);
+    free(m->veto_prefix); free(m->pat_len); free(m->pat_next); free(m->pat_word);
+    free(m->bits_sub); free(m->bits_word); free(m->single);
     Py_TYPE(m)->tp_free((PyObject *)m);
 }
 
 static int Matcher_init(Matcher *m, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"fold", "patterns", "word", "max_gap", "veto", NULL};
-    Py_buffer fold;
+    Py_buffer fold, word, veto = {0};
     PyObject *patterns;
-    Py_buffer word;
-    Py_buffer veto = {0};
     int max_gap = 3;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*O!y*|iy*", kwlist, &fold, &PyList_Type, &patterns,
                                      &word, &max_gap, &veto))
         return -1;
     int rc = -1;
+    Py_ssize_t np = PyList_GET_SIZE(patterns);
     if (m->fold) { PyErr_SetString(PyExc_RuntimeError, "Matcher is already initialised"); goto done; }
     if ((size_t)fold.len != FOLD_LIMIT * sizeof(uint32_t)) {
         PyErr_Format(PyExc_ValueError, "fold table must hold %u uint32 values", FOLD_LIMIT);
         goto done;
     }
-    if (word.len != PyList_GET_SIZE(patterns)) {
-        PyErr_SetString(PyExc_ValueError, "word flags and patterns differ in length");
+    if (word.len != np || (veto.buf && veto.len != np)) {
+        PyErr_SetString(PyExc_ValueError, "word or veto flags and patterns differ in length");
         goto done;
     }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(patterns); i++) {
+    for (Py_ssize_t i = 0; i < np; i++) {
         if (!PyUnicode_Check(PyList_GET_ITEM(patterns, i))) {
             PyErr_Format(PyExc_TypeError, "pattern %zd is not a str", i);
             goto done;
         }
     }
     if (max_gap < 0) { PyErr_SetString(PyExc_ValueError, "max_gap must be >= 0"); goto done; }
-    if (veto.buf && veto.len != PyList_GET_SIZE(patterns)) {
-        PyErr_SetString(PyExc_ValueError, "veto flags and patterns differ in length");
-        goto done;
-    }
     m->max_gap = max_gap;
+    m->n_patterns = (int32_t)np;
     m->fold = malloc(FOLD_LIMIT * sizeof(uint32_t));
-    m->n_patterns = (int32_t)PyList_GET_SIZE(patterns);
-    m->pat_word = malloc((size_t)(m->n_patterns ? m->n_patterns : 1));
+    m->pat_word = malloc((size_t)(np ? np : 1));
     if (!m->fold || !m->pat_word) { PyErr_NoMemory(); goto done; }
     memcpy(m->fold, fold.buf, FOLD_LIMIT * sizeof(uint32_t));
-    memcpy(m->pat_word, word.buf, (size_t)m->n_patterns);
-    rc = build(m, patterns);
-    if (rc == 0) {
-        m->veto_prefix = calloc((size_t)m->n_nodes, 1);
-        if (!m->veto_prefix) { PyErr_NoMemory(); rc = -1; goto done; }
-        const uint8_t *vb = veto.buf;
-        for (Py_ssize_t p = 0; vb && p < PyList_GET_SIZE(patterns); p++) {
-            if (!vb[p]) continue;
-            PyObject *str = PyList_GET_ITEM(patterns, p);
-            int pk = PyUnicode_KIND(str);
-            const void *pd = PyUnicode_DATA(str);
-            int32_t node = 0;
-            for (Py_ssize_t i = 0; i < PyUnicode_GET_LENGTH(str) && node >= 0; i++) {
-                node = child(m, node, PyUnicode_READ(pk, pd, i));
-                if (node > 0) m->veto_prefix[node] = 1;
-            }
-        }
-    }
+    memcpy(m->pat_word, word.buf, (size_t)np);
+    rc = build(m, patterns, veto.buf);
 done:
     PyBuffer_Release(&fold);
     PyBuffer_Release(&word);
@@ -259,26 +340,47 @@ done:
 
 /* ---- scanning ------------------------------------------------------------------ */
 
-typedef struct { Py_ssize_t orig; uint8_t pre_boundary; } Pos;
-typedef struct { Py_ssize_t start, end, k_start; int32_t pat; uint8_t open; } Hit;
+typedef struct { Py_ssize_t start, end, k; int32_t pat; } Hit;
 
 typedef struct {
-    Hit *v; Py_ssize_t n, cap;
-} Hits;
+    const Matcher *m;
+    int kind;
+    const void *data;
+    Py_ssize_t n;
+    int final;
+    /* the block of folded characters */
+    uint32_t fc[BLOCK];
+    Py_ssize_t orig[BLOCK];
+    uint8_t fl[BLOCK];
+    Py_ssize_t len;        /* characters in the block */
+    Py_ssize_t base;       /* folded index of fc[0] */
+    int break_at_end;      /* the text ends with a break after the last character */
+    /* results */
+    Hit *hits;
+    Py_ssize_t n_hits, cap_hits;
+    Py_ssize_t open_k;     /* earliest folded index a match may still start at */
+    Py_ssize_t open_orig;
+    Py_ssize_t veto_k;     /* earliest start of a veto term still in progress */
+} Scan;
 
-static int hits_push(Hits *h, Hit x) {
-    if (h->n == h->cap) {
-        Py_ssize_t nc = h->cap ? h->cap * 2 : 16;
-        Hit *nv = realloc(h->v, (size_t)nc * sizeof(Hit));
+static int push_hit(Scan *s, Hit h) {
+    if (s->n_hits == s->cap_hits) {
+        Py_ssize_t nc = s->cap_hits ? s->cap_hits * 2 : 16;
+        Hit *nv = realloc(s->hits, (size_t)nc * sizeof(Hit));
         if (!nv) return -1;
-        h->v = nv; h->cap = nc;
+        s->hits = nv; s->cap_hits = nc;
     }
-    h->v[h->n++] = x;
+    s->hits[s->n_hits++] = h;
     return 0;
 }
 
-/* Boundary after a word pattern ending at original index i: 1 yes, 0 no, -1 unknown yet. */
-static inline int after_boundary(const Matcher *m, int kind, const void *data, Py_ssize_t i, Py_ssize_t n) {
+static inline void mark_open(Scan *s, Py_ssize_t j) {
+    Py_ssize_t k = s->base + j;
+    if (k < s->open_k) { s->open_k = k; s->open_orig = s->orig[j]; }
+}
+
+/* Word boundary after original index i: 1 yes, 0 no, -1 not known yet (end of text). */
+static int after_boundary(const Matcher *m, int kind, const void *data, Py_ssize_t i, Py_ssize_t n) {
     for (Py_ssize_t j = i + 1; j < n; j++) {
         uint32_t v = fold_cp(m->fold, PyUnicode_READ(kind, data, j));
         if (v == F_DROP) continue;
@@ -288,7 +390,7 @@ static inline int after_boundary(const Matcher *m, int kind, const void *data, P
     return -1;
 }
 
-static inline int before_boundary(const Matcher *m, int kind, const void *data, Py_ssize_t start) {
+static int before_boundary(const Matcher *m, int kind, const void *data, Py_ssize_t start) {
     for (Py_ssize_t j = start - 1; j >= 0; j--) {
         uint32_t v = fold_cp(m->fold, PyUnicode_READ(kind, data, j));
         if (v == F_DROP) continue;
@@ -298,21 +400,81 @@ static inline int before_boundary(const Matcher *m, int kind, const void *data, 
     return 1;
 }
 
-static inline __attribute__((always_inline)) int scan_kind(
-    const Matcher *m, int kind, const void *data, Py_ssize_t n, Py_ssize_t start, int final,
-    Pos *ring, Hits *hits, Py_ssize_t *safe_out, Py_ssize_t *k_out, int32_t *state_out,
-    Py_ssize_t *k_end) {
+/* Report every term on the trie node reached from block position j to position t. */
+static int emit(Scan *s, int32_t node, Py_ssize_t j, Py_ssize_t t) {
+    const Matcher *m = s->m;
+    for (int32_t p = m->out_head[node]; p >= 0; p = m->pat_next[p]) {
+        if (m->pat_word[p]) {
+            if (!(s->fl[j] & FL_PRE)) continue;
+            int after = after_boundary(m, s->kind, s->data, s->orig[t], s->n);
+            if (after == 0) continue;
+            if (after < 0 && !s->final) { mark_open(s, j); continue; }
+        }
+        Hit h = {s->orig[j], s->orig[t] + 1, s->base + j, p};
+        if (push_hit(s, h) < 0) return -1;
+    }
+    return 0;
+}
+
+/* Follow the trie from block position j as far as the folded text allows. */
+static int walk(Scan *s, Py_ssize_t j) {
+    const Matcher *m = s->m;
+    int32_t node = child(m, 0, s->fc[j]);
+    Py_ssize_t t = j;
+    while (node >= 0) {
+        const Node *nd = &m->nodes[node];
+        if (nd->out >= 0 && emit(s, node, j, t) < 0) return -1;
+        if (t + 1 < s->len) {
+            if (s->fl[t + 1] & FL_BREAK) break;
+            node = node_child(m, nd, s->fc[++t]);
+            continue;
+        }
+        /* the text ran out while the term could still go on */
+        if (!s->final && !s->break_at_end && m->nodes[node].count > 0) {
+            mark_open(s, j);
+            if (m->veto_prefix[node] && s->base + j < s->veto_k) s->veto_k = s->base + j;
+        }
+        break;
+    }
+    return 0;
+}
+
+/* Try every start position in fc[0 .. upto). */
+static int process(Scan *s, Py_ssize_t upto) {
+    const Matcher *m = s->m;
+    const uint64_t *bs = m->bits_sub, *bw = m->bits_word, *single = m->single;
+    for (Py_ssize_t j = 0; j < upto; j++) {
+        uint32_t c = s->fc[j];
+        int go;
+        if (j + WORD_GRAM > s->len) {
+            go = child(m, 0, c) >= 0;  /* the last few characters of the text */
+        } else if (!(s->fl[j + 1] & FL_BREAK)) {
+            go = bit(bs, bigram(c, s->fc[j + 1]));
+            if (!go && (s->fl[j] & FL_PRE)) {
+                int run = 2;
+                while (run < WORD_GRAM && !(s->fl[j + run] & FL_BREAK)) run++;
+                for (int len = 2; len <= run && !go; len++) go = bit(bw, gram_hash(s->fc + j, len));
+            }
+        } else {
+            go = 0;  /* a break follows: only a one-character term can end here */
+        }
+        if (go) {
+            if (walk(s, j) < 0) return -1;
+        } else if (c < FOLD_LIMIT ? bit(single, c) : m->single_astral) {
+            int32_t node = child(m, 0, c);
+            if (node >= 0 && emit(s, node, j, j) < 0) return -1;
+        }
+    }
+    return 0;
+}
+
+static inline __attribute__((always_inline)) int scan_kind(Scan *s, int kind, Py_ssize_t start) {
+    const Matcher *m = s->m;
     const uint32_t *fold = m->fold;
-    const int32_t *root_next = m->root_next;
-    const Node *nodes = m->nodes;
-    const Edge *edges = m->edges;
-    const int32_t *out = m->out, *dict_link = m->dict_link, *pat_len = m->pat_len;
-    const uint8_t *pat_word = m->pat_word;
-    const uint32_t rmask = m->ring_mask;
+    const void *data = s->data;
+    const Py_ssize_t n = s->n, keep = m->max_len;
     const int max_gap = m->max_gap;
-    int32_t state = 0;
-    Py_ssize_t k = 0;
-    int gap = 0;
+    int gap = 0, pending_break = 1;
     int pending_boundary = before_boundary(m, kind, data, start);
     int prev_word = 1; /* what lies before `start` is captured by pending_boundary */
     for (Py_ssize_t i = start; i < n; i++) {
@@ -321,66 +483,31 @@ static inline __attribute__((always_inline)) int scan_kind(
         if (v <= F_BREAK) {
             if (v == F_DROP) continue;
             pending_boundary = 1;
-            if (v == F_BREAK || ++gap > max_gap) state = 0;
+            if (v == F_BREAK || ++gap > max_gap) pending_break = 1;
             continue;
         }
         gap = 0;
-        uint32_t fc = v & F_CP;
         int is_word = (v & F_WORD) != 0;
-        uint8_t pre = (uint8_t)(pending_boundary || !prev_word || !is_word);
+        Py_ssize_t j = s->len;
+        s->fc[j] = v & F_CP;
+        s->orig[j] = i;
+        s->fl[j] = (uint8_t)(((pending_boundary || !prev_word || !is_word) ? FL_PRE : 0) |
+                             (pending_break ? FL_BREAK : 0));
         pending_boundary = 0;
+        pending_break = 0;
         prev_word = is_word;
-        int32_t t;
-        for (;;) {
-            if (state == 0) { t = fc < FOLD_LIMIT ? root_next[fc] : child(m, 0, fc); break; }
-            const Node *nd = &nodes[state];
-            t = find_edge(edges + nd->first, nd->count, fc);
-            if (t >= 0) break;
-            state = nd->fail;
+        if (++s->len == BLOCK) {
+            /* positions whose terms may reach past the block wait for the next one */
+            if (process(s, BLOCK - keep) < 0) return -1;
+            memmove(s->fc, s->fc + BLOCK - keep, (size_t)keep * sizeof(uint32_t));
+            memmove(s->orig, s->orig + BLOCK - keep, (size_t)keep * sizeof(Py_ssize_t));
+            memmove(s->fl, s->fl + BLOCK - keep, (size_t)keep);
+            s->base += BLOCK - keep;
+            s->len = keep;
         }
-        if (t < 0) { state = 0; k++; continue; }  /* no match can start or go on here */
-        state = t;
-        Pos *slot = &ring[k & rmask];
-        slot->orig = i;
-        slot->pre_boundary = pre;
-        int32_t o = nodes[state].outl;
-        while (o > 0) {
-            int32_t p = out[o];
-            Py_ssize_t ks = k - pat_len[p] + 1;
-            const Pos *sp = &ring[ks & rmask];
-            /* -1 (not known yet) passes here; such a hit starts at or after `safe`
-               and is dropped below unless the scan is final. */
-            int after = pat_word[p] && sp->pre_boundary ? after_boundary(m, kind, data, i, n) : 1;
-            if (!pat_word[p] || (sp->pre_boundary && after != 0)) {
-                Hit h = {sp->orig, i + 1, ks, p, (uint8_t)(after < 0)};
-                if (hits_push(hits, h) < 0) return -1;
-            }
-            o = dict_link[o];
-        }
-        k++;
     }
-    Py_ssize_t safe = n;
-    if (!final && state != 0) {
-        Py_ssize_t ks = k - m->depth[state];
-        safe = ring[ks & rmask].orig;
-        *k_out = ks;
-    } else {
-        *k_out = k;
-    }
-    *safe_out = safe;
-    *state_out = state;
-    *k_end = k;
-    return 0;
-}
-
-/* A hit that starts inside the held-back tail is still decided when its word boundary
-   is known and no veto pattern that could contain it is in progress. */
-static int hit_decided(const Matcher *m, const Hit *h, int32_t state, Py_ssize_t k_end) {
-    if (h->open) return 0;
-    Py_ssize_t need = k_end - h->k_start;
-    for (int32_t u = state; u != 0 && m->depth[u] >= need; u = m->nodes[u].fail)
-        if (m->veto_prefix[u]) return 0;
-    return 1;
+    s->break_at_end = pending_break;
+    return process(s, s->len);
 }
 
 static PyObject *Matcher_scan(Matcher *m, PyObject *args, PyObject *kwds) {
@@ -392,40 +519,33 @@ static PyObject *Matcher_scan(Matcher *m, PyObject *args, PyObject *kwds) {
     if (!m->fold) { PyErr_SetString(PyExc_RuntimeError, "Matcher is not initialised"); return NULL; }
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     if (start < 0 || start > n) { PyErr_SetString(PyExc_IndexError, "start out of range"); return NULL; }
-    int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
-    Pos *ring = calloc((size_t)m->ring_mask + 1, sizeof(Pos));
-    if (!ring) return PyErr_NoMemory();
-    Hits hits = {NULL, 0, 0};
-    Py_ssize_t safe = n, safe_k = 0, k_end = 0;
-    int32_t state = 0;
+    if (m->max_len >= BLOCK / 2) { PyErr_SetString(PyExc_ValueError, "a term is too long"); return NULL; }
+    Scan *s = calloc(1, sizeof(Scan));
+    if (!s) return PyErr_NoMemory();
+    s->m = m; s->kind = PyUnicode_KIND(text); s->data = PyUnicode_DATA(text); s->n = n;
+    s->final = final;
+    s->open_k = PY_SSIZE_T_MAX; s->open_orig = n; s->veto_k = PY_SSIZE_T_MAX;
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    switch (kind) {
-    case PyUnicode_1BYTE_KIND:
-        rc = scan_kind(m, PyUnicode_1BYTE_KIND, data, n, start, final, ring, &hits, &safe, &safe_k, &state, &k_end);
-        break;
-    case PyUnicode_2BYTE_KIND:
-        rc = scan_kind(m, PyUnicode_2BYTE_KIND, data, n, start, final, ring, &hits, &safe, &safe_k, &state, &k_end);
-        break;
-    default:
-        rc = scan_kind(m, PyUnicode_4BYTE_KIND, data, n, start, final, ring, &hits, &safe, &safe_k, &state, &k_end);
-        break;
+    switch (s->kind) {
+    case PyUnicode_1BYTE_KIND: rc = scan_kind(s, PyUnicode_1BYTE_KIND, start); break;
+    case PyUnicode_2BYTE_KIND: rc = scan_kind(s, PyUnicode_2BYTE_KIND, start); break;
+    default: rc = scan_kind(s, PyUnicode_4BYTE_KIND, start); break;
     }
     Py_END_ALLOW_THREADS
-    free(ring);
-    if (rc < 0) { free(hits.v); return PyErr_NoMemory(); }
-    PyObject *list = PyList_New(0);
-    if (!list) { free(hits.v); return NULL; }
-    for (Py_ssize_t j = 0; j < hits.n; j++) {
-        const Hit *h = &hits.v[j];
-        if (!final && h->k_start >= safe_k && !hit_decided(m, h, state, k_end)) continue;
+    PyObject *list = rc < 0 ? PyErr_NoMemory() : PyList_New(0);
+    for (Py_ssize_t j = 0; list && j < s->n_hits; j++) {
+        const Hit *h = &s->hits[j];
+        /* a veto term still in progress may yet contain this hit */
+        if (!final && h->k >= s->veto_k) continue;
         PyObject *t = Py_BuildValue("(nni)", h->start, h->end, (int)h->pat);
-        if (!t || PyList_Append(list, t) < 0) { Py_XDECREF(t); Py_DECREF(list); free(hits.v); return NULL; }
-        Py_DECREF(t);
+        if (!t || PyList_Append(list, t) < 0) { Py_XDECREF(t); Py_CLEAR(list); }
+        else Py_DECREF(t);
     }
-    free(hits.v);
-    return Py_BuildValue("(Nn)", list, safe);
+    Py_ssize_t safe = final ? n : s->open_orig;
+    free(s->hits);
+    free(s);
+    return list ? Py_BuildValue("(Nn)", list, safe) : NULL;
 }
 
 static PyObject *Matcher_info(Matcher *m, PyObject *Py_UNUSED(ignored)) {
@@ -445,7 +565,7 @@ static PyTypeObject MatcherType = {
     .tp_name = "hegui.detect._fastscan.Matcher",
     .tp_basicsize = sizeof(Matcher),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Folding Aho-Corasick matcher reporting spans of the original text.",
+    .tp_doc = "Folding multi-pattern matcher reporting spans of the original text.",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Matcher_init,
     .tp_dealloc = (destructor)Matcher_dealloc,

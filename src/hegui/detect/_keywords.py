@@ -60,12 +60,14 @@ class CompiledLexicon:
 
     def __init__(self, lexicon: Lexicon, options: FoldOptions, max_gap: int) -> None:
         self.lexicon = lexicon
-        self.table: array = cached_fold_table(options)
+        self.table: array[int] = cached_fold_table(options)
         patterns = _PatternSet()
         for i, entry in enumerate(lexicon.entries):
             folded = fold_term(self.table, entry.keyword)
             if not folded:
-                raise LexiconError(entry.source, None, f"keyword {entry.keyword!r} is empty once folded")
+                raise LexiconError(
+                    entry.source, None, f"keyword {entry.keyword!r} is empty once folded"
+                )
             patterns.add(folded, self._word(entry, folded), i, "")
             for kind in entry.variants:
                 spellings = pinyin_variants if kind == "pinyin" else homophone_variants
@@ -117,7 +119,11 @@ class LexiconDetector:
         self.action = action
 
     def _findings(
-        self, text: str, hits: list[tuple[int, int, int]], allow: Sequence[tuple[int, int]], offset: int
+        self,
+        text: str,
+        hits: list[tuple[int, int, int]],
+        allow: Sequence[tuple[int, int]],
+        offset: int,
     ) -> list[Finding]:
         out = []
         entries = self.compiled.lexicon.entries
@@ -132,9 +138,16 @@ class LexiconDetector:
                     details["variant"] = info.variant
                 out.append(
                     Finding(
-                        detector=self.name, risk=entry.risk, start=s + offset, end=e + offset,
-                        matched=text[s:e], term=entry.keyword, action=self.action,
-                        severity=entry.severity, kind="keyword", details=details,
+                        detector=self.name,
+                        risk=entry.risk,
+                        start=s + offset,
+                        end=e + offset,
+                        matched=text[s:e],
+                        term=entry.keyword,
+                        action=self.action,
+                        severity=entry.severity,
+                        kind="keyword",
+                        details=details,
                     )
                 )
         return out
@@ -164,7 +177,8 @@ class _LexiconStream:
         found = self.det._findings(buf, fresh, tuple(self.allow), offset)
         horizon = offset + safe
         self.reported = {
-            r for r in self.reported | {(s + offset, e + offset, p) for s, e, p in fresh}
+            r
+            for r in self.reported | {(s + offset, e + offset, p) for s, e, p in fresh}
             if r[0] >= horizon
         }
         self.allow = {span for span in self.allow if span[1] > horizon}
@@ -175,8 +189,13 @@ _COMPILED: dict[tuple[object, ...], CompiledLexicon] = {}
 
 
 def compile_lexicon(
-    files: Sequence[str], mapping: str | None, allowlist: Sequence[str],
-    options: FoldOptions, max_gap: int, known_risks: frozenset[str] | None,
+    *,
+    files: Sequence[str],
+    mapping: str | None,
+    allowlist: Sequence[str],
+    options: FoldOptions,
+    max_gap: int,
+    known_risks: frozenset[str] | None,
 ) -> CompiledLexicon:
     """Load and compile a lexicon, reusing an earlier compilation of the same files."""
     stamps = tuple(
@@ -194,8 +213,11 @@ def fold_options(policy: Policy) -> tuple[FoldOptions, int]:
     """The folding options and separator gap a policy asks for."""
     n = policy.normalization
     opts = FoldOptions(
-        fullwidth=n.fullwidth, casefold=n.casefold, invisible=n.invisible,
-        traditional=n.traditional, hard_breaks=n.hard_breaks,
+        fullwidth=n.fullwidth,
+        casefold=n.casefold,
+        invisible=n.invisible,
+        traditional=n.traditional,
+        hard_breaks=n.hard_breaks,
     )
     return opts, n.max_gap
 
@@ -215,9 +237,15 @@ def _build_lexicon(spec: DetectorSpec, policy: Policy) -> LexiconDetector:
     opts, gap = fold_options(policy)
     files = _as_list(spec.options.get("files"))
     if not files:
-        raise LexiconError(policy.source, None, "detectors.lexicon.options.files names no keyword library")
+        raise LexiconError(
+            policy.source, None, "detectors.lexicon.options.files names no keyword library"
+        )
     compiled = compile_lexicon(
-        files, spec.options.get("mapping"), _as_list(spec.options.get("allowlist")),
-        opts, gap, frozenset(policy.risks),
+        files=files,
+        mapping=spec.options.get("mapping"),
+        allowlist=_as_list(spec.options.get("allowlist")),
+        options=opts,
+        max_gap=gap,
+        known_risks=frozenset(policy.risks),
     )
     return LexiconDetector(compiled, spec.action)

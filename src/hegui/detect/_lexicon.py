@@ -19,12 +19,25 @@ import yaml
 from hegui.policy._actions import Severity
 
 HEADER_ALIASES = {
-    "keyword": "keyword", "关键词": "keyword", "敏感词": "keyword", "term": "keyword",
-    "level1": "level1", "一级分类": "level1", "category": "level1",
-    "level2": "level2", "二级分类": "level2", "subcategory": "level2",
-    "risk": "risk", "风险": "risk", "lang": "lang", "语言": "lang",
-    "match": "match", "variants": "variants", "severity": "severity",
-    "word": "word", "note": "note",
+    "keyword": "keyword",
+    "关键词": "keyword",
+    "敏感词": "keyword",
+    "term": "keyword",
+    "level1": "level1",
+    "一级分类": "level1",
+    "category": "level1",
+    "level2": "level2",
+    "二级分类": "level2",
+    "subcategory": "level2",
+    "risk": "risk",
+    "风险": "risk",
+    "lang": "lang",
+    "语言": "lang",
+    "match": "match",
+    "variants": "variants",
+    "severity": "severity",
+    "word": "word",
+    "note": "note",
 }
 MATCH_KINDS = ("word", "substring")
 VARIANT_KINDS = ("pinyin", "homophone")
@@ -154,7 +167,10 @@ def load_mapping(path: Path) -> dict[tuple[str, str], str]:
 
 
 def _entry(
-    path: Path, line: int, row: dict[str, str], mapping: dict[tuple[str, str], str],
+    path: Path,
+    line: int,
+    row: dict[str, str],
+    mapping: dict[tuple[str, str], str],
     known_risks: frozenset[str] | None,
 ) -> LexiconEntry:
     keyword = row.get("keyword", "")
@@ -164,8 +180,10 @@ def _entry(
     risk = row.get("risk") or mapping.get((level1, level2)) or mapping.get((level1, ""))
     if not risk:
         raise LexiconError(
-            path, line, f"no risk for category ({level1!r}, {level2!r}): add a 'risk' column "
-            "or a mapping entry"
+            path,
+            line,
+            f"no risk for category ({level1!r}, {level2!r}): add a 'risk' column "
+            "or a mapping entry",
         )
     if known_risks is not None and risk not in known_risks:
         raise LexiconError(path, line, f"risk {risk!r} is not in the policy's taxonomy")
@@ -179,9 +197,13 @@ def _entry(
     try:
         severity = Severity(row.get("severity") or "medium")
     except ValueError:
-        raise LexiconError(path, line, f"severity {row.get('severity')!r} is not low, medium or high") from None
+        raise LexiconError(
+            path, line, f"severity {row.get('severity')!r} is not low, medium or high"
+        ) from None
     lang = row.get("lang") or ("en" if keyword.isascii() else "zh")
-    return LexiconEntry(keyword, level1, level2, risk, lang, match, variants, severity, f"{path}:{line}")
+    return LexiconEntry(
+        keyword, level1, level2, risk, lang, match, variants, severity, f"{path}:{line}"
+    )
 
 
 def load_lexicon(

@@ -23,10 +23,33 @@ CP_MASK = 0x1FFFFF
 
 # Letters of other scripts that are drawn like Latin letters and used to dodge filters.
 _CONFUSABLES = {
-    "а": "a", "в": "b", "е": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
-    "с": "c", "т": "t", "у": "y", "х": "x", "і": "i", "ј": "j", "ѕ": "s", "ԁ": "d",
-    "ɡ": "g", "ο": "o", "α": "a", "ν": "v", "ι": "i", "κ": "k", "ρ": "p", "τ": "t",
-    "υ": "u", "χ": "x", "ε": "e",
+    "а": "a",
+    "в": "b",
+    "е": "e",
+    "к": "k",
+    "м": "m",
+    "н": "h",
+    "о": "o",
+    "р": "p",
+    "с": "c",
+    "т": "t",
+    "у": "y",
+    "х": "x",
+    "і": "i",
+    "ј": "j",
+    "ѕ": "s",
+    "ԁ": "d",
+    "ɡ": "g",
+    "ο": "o",
+    "α": "a",
+    "ν": "v",
+    "ι": "i",
+    "κ": "k",
+    "ρ": "p",
+    "τ": "t",
+    "υ": "u",
+    "χ": "x",
+    "ε": "e",
 }
 
 # Scripts written without spaces between words: their letters are not word characters,
@@ -82,7 +105,8 @@ def _fold_one(ch: str, opts: FoldOptions, t2s: dict[str, str]) -> int:
         return BREAK
     cat = unicodedata.category(ch)
     if opts.invisible and (
-        cat in ("Cf", "Mn", "Me", "Cs", "Co") or (cat == "Cc" and not ch.isspace())
+        cat in ("Cf", "Mn", "Me", "Cs", "Co")
+        or (cat == "Cc" and not ch.isspace())
         or 0xFE00 <= cp <= 0xFE0F
     ):
         return DROP
@@ -108,7 +132,7 @@ def _fold_one(ch: str, opts: FoldOptions, t2s: dict[str, str]) -> int:
 
 
 @lru_cache(maxsize=8)
-def fold_table(opts: FoldOptions = FoldOptions()) -> array:  # noqa: B008 - frozen value
+def fold_table(opts: FoldOptions = FoldOptions()) -> array[int]:  # noqa: B008 - frozen value
     """Build (once per options) the fold table handed to the C core."""
     t2s = _traditional_map() if opts.traditional else {}
     table = array("I", bytes(4 * FOLD_LIMIT))
@@ -117,7 +141,7 @@ def fold_table(opts: FoldOptions = FoldOptions()) -> array:  # noqa: B008 - froz
     return table
 
 
-def fold_value(table: array, ch: str) -> int:
+def fold_value(table: array[int], ch: str) -> int:
     """The table value of one character, including code points above the table."""
     cp = ord(ch)
     if cp < FOLD_LIMIT:
@@ -127,7 +151,7 @@ def fold_value(table: array, ch: str) -> int:
     return cp
 
 
-def fold_term(table: array, term: str) -> str:
+def fold_term(table: array[int], term: str) -> str:
     """Fold a lexicon term the way the scanner folds text, dropping separators."""
     out = []
     for ch in term:
@@ -137,6 +161,6 @@ def fold_term(table: array, term: str) -> str:
     return "".join(out)
 
 
-def is_word_term(table: array, folded: str) -> bool:
+def is_word_term(table: array[int], folded: str) -> bool:
     """True when every character of a folded term is a word character (e.g. English)."""
     return bool(folded) and all(fold_value(table, ch) & WORD for ch in folded)

@@ -30,8 +30,14 @@ class PiiDetector:
 
     def _finding(self, m: _pii.PiiMatch, offset: int) -> Finding:
         return Finding(
-            detector=self.name, risk=self.risk, start=m.start + offset, end=m.end + offset,
-            matched=m.value, term=m.kind, action=self.actions[m.kind], kind="pii",
+            detector=self.name,
+            risk=self.risk,
+            start=m.start + offset,
+            end=m.end + offset,
+            matched=m.value,
+            term=m.kind,
+            action=self.actions[m.kind],
+            kind="pii",
         )
 
     def scan(self, text: str) -> list[Finding]:

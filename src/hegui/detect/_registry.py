@@ -65,5 +65,7 @@ def build_detector(name: str, spec: DetectorSpec, policy: Policy) -> Detector:
         factory = _REGISTRY[name]
     except KeyError:
         known = ", ".join(sorted(_REGISTRY)) or "none"
-        raise KeyError(f"policy {policy.id!r} names unknown detector {name!r} (known: {known})") from None
+        raise KeyError(
+            f"policy {policy.id!r} names unknown detector {name!r} (known: {known})"
+        ) from None
     return factory(spec, policy)

@@ -36,7 +36,7 @@ def _key(opts: FoldOptions) -> str:
 
 
 @lru_cache(maxsize=8)
-def cached_fold_table(opts: FoldOptions = FoldOptions()) -> array:  # noqa: B008 - frozen value
+def cached_fold_table(opts: FoldOptions = FoldOptions()) -> array[int]:  # noqa: B008 - frozen value
     """The fold table for ``opts``, from the cache directory when it was built before."""
     folder = _cache_dir()
     path = folder / f"fold-{_key(opts)}.bin" if folder else None

@@ -1,0 +1,5 @@
+"""``python -m hegui`` runs the console script."""
+
+from hegui.cli import main
+
+main()
