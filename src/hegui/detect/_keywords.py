@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from array import array
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +15,7 @@ from hegui.detect._registry import detector
 from hegui.detect._tables import cached_fold_table
 from hegui.detect._types import Finding
 from hegui.detect._variants import homophone_variants, pinyin_variants
-from hegui.policy._actions import Action
+from hegui.policy._actions import Action, Severity
 
 if TYPE_CHECKING:
     from hegui.policy import DetectorSpec, Policy
@@ -114,9 +114,16 @@ class LexiconDetector:
 
     name = "lexicon"
 
-    def __init__(self, compiled: CompiledLexicon, action: Action) -> None:
+    def __init__(
+        self,
+        compiled: CompiledLexicon,
+        action: Action,
+        severity_actions: Mapping[Severity, Action] | None = None,
+    ) -> None:
         self.compiled = compiled
         self.action = action
+        # e.g. low -> flag: topic words are counted, how-to phrases are blocked
+        self.severity_actions = dict(severity_actions or {})
 
     def _findings(
         self,
@@ -144,7 +151,7 @@ class LexiconDetector:
                         end=e + offset,
                         matched=text[s:e],
                         term=entry.keyword,
-                        action=self.action,
+                        action=self.severity_actions.get(entry.severity, self.action),
                         severity=entry.severity,
                         kind="keyword",
                         details=details,
@@ -248,4 +255,11 @@ def _build_lexicon(spec: DetectorSpec, policy: Policy) -> LexiconDetector:
         max_gap=gap,
         known_risks=frozenset(policy.risks),
     )
-    return LexiconDetector(compiled, spec.action)
+    raw = spec.options.get("severity_actions") or {}
+    try:
+        by_severity = {Severity(k): Action(v) for k, v in dict(raw).items()}
+    except (TypeError, ValueError) as exc:
+        raise LexiconError(
+            policy.source, None, f"detectors.lexicon.options.severity_actions: {exc}"
+        ) from None
+    return LexiconDetector(compiled, spec.action, by_severity)
