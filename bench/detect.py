@@ -106,9 +106,8 @@ def _pseudo_words(rng: random.Random, n: int) -> list[str]:
         words.add(
             "".join(rng.choice(onsets) + rng.choice(vowels) + rng.choice(codas) for _ in range(syl))
         )
-    out = sorted(words)
-    rng.shuffle(out)
-    return out
+    # Zipf's law of abbreviation: frequent words are short. Rank by length with noise.
+    return sorted(sorted(words), key=lambda w: len(w) + rng.uniform(0, 4))
 
 
 class Corpus:
@@ -121,7 +120,9 @@ class Corpus:
         words = _pseudo_words(rng, 45_000)
         # The text speaks one vocabulary; the lexicon draws most of its English terms from
         # words the text never uses, as real blocked terms are rare in ordinary writing.
-        self.words, self.rare_words = words[:30_000], words[30_000:]
+        rare = set(rng.sample(range(len(words)), 15_000))
+        self.words = [w for i, w in enumerate(words) if i not in rare]
+        self.rare_words = [w for i, w in enumerate(words) if i in rare]
         self.word_cw = _zipf_cum(len(self.words), 1.05)
         self.terms = self._lexicon(rng, n_terms)
         self.t2s_inverse = self._simplified_to_traditional()

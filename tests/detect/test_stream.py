@@ -97,7 +97,9 @@ def test_holdback_is_short() -> None:
     rel = stream.feed(" 弹")
     assert rel.blocked and rel.text == ""
     assert [f.matched for f in rel.findings] == ["炸 弹"]
-    assert stream.feed("more").text == ""
+    rel = stream.feed("和弹药")  # still scanned for the record, never released
+    assert rel.text == "" and rel.blocked
+    assert [f.term for f in stream.findings] == ["炸弹", "弹药"]
 
 
 def test_allowlist_suppresses_contained_terms_only() -> None:

@@ -34,12 +34,22 @@
 #define F_BREAK 2u
 #define F_WORD 0x80000000u
 #define F_CP 0x1FFFFFu
+/* Set by the matcher on its own copy of the table: the folded character begins a
+   substring term, begins a whole-word term, or is a one-character term. */
+#define F_START_SUB 0x10000000u  /* >> 26 gives FL_SUB */
+#define F_START_WORD 0x20000000u /* >> 26 gives FL_WSTART */
+#define F_SINGLE 0x40000000u     /* >> 26 gives FL_SINGLE */
 
 #define BIGRAM_BITS 20
+#define SHORT_BITS 15
 #define BLOCK 8192
 
-#define FL_PRE 1u   /* a word may start here (word-boundary terms may begin) */
-#define FL_BREAK 2u /* a hard break or a long run of separators lies just before */
+#define FL_PRE 1u    /* a word may start here (word-boundary terms may begin) */
+#define FL_BREAK 2u  /* a hard break or a long run of separators lies just before */
+#define FL_SUB 4u    /* the character begins a substring term */
+#define FL_WSTART 8u /* the character begins a whole-word term */
+#define FL_SINGLE 16u /* the character is a one-character term */
+#define FL_ANY (FL_SUB | FL_WSTART | FL_SINGLE)
 
 typedef struct { uint32_t c; int32_t t; } Edge;
 /* A node with one child keeps it inline (c1, first = the child) so walks down the
@@ -60,7 +70,17 @@ typedef struct {
     int32_t *pat_next;     /* next pattern ending at the same node, -1 none */
     uint8_t *pat_word;
     uint64_t *bits_sub;    /* bigrams that start a substring term */
-    uint64_t *bits_word;   /* bigrams that start a whole-word term */
+    uint64_t *bits_word;   /* leading grams of whole-word terms */
+    uint64_t *short_word;  /* first two characters of whole-word terms shorter than WORD_GRAM */
+    /* Whole-word terms of two or more characters are verified by comparing characters
+       with the candidates that share their leading gram, not by walking the trie, whose
+       nodes lie far apart in memory: */
+    uint32_t *pat_chars;   /* every term's folded characters, one after another */
+    Py_ssize_t *pat_off;
+    uint32_t *cand_key;    /* open-addressing table: full gram hash -> candidate slice */
+    int32_t *cand_first, *cand_count;
+    uint32_t cand_mask;
+    int32_t *cands;        /* pattern ids grouped by gram hash */
     uint64_t *single;      /* code points (< FOLD_LIMIT) that are a one-character term */
     int single_astral;     /* some one-character term lies at or above FOLD_LIMIT */
     int32_t max_len;
@@ -80,13 +100,12 @@ static inline uint32_t bigram(uint32_t a, uint32_t b) {
 /* Whole-word terms are filtered on up to WORD_GRAM leading characters: a term of length
    L < WORD_GRAM on all L of them, longer ones on the first WORD_GRAM. Letters are few,
    so a bigram would let nearly every word through to a trie walk. */
-#define WORD_GRAM 4
+#define WORD_GRAM 6
 
-static inline uint32_t gram_hash(const uint32_t *cs, int len) {
-    uint32_t h = 0x811C9DC5u ^ (uint32_t)len;
-    for (int i = 0; i < len; i++) h = (h ^ cs[i]) * 0x01000193u + (h >> 15);
-    return (h * 0x9E3779B1u) >> (32 - BIGRAM_BITS);
-}
+static inline uint32_t gram_step(uint32_t h, uint32_t c) { return (h ^ c) * 0x01000193u + (h >> 15); }
+static inline uint32_t gram_bit(uint32_t key) { return key >> (32 - BIGRAM_BITS); }
+#define GRAM_SEED 0x811C9DC5u
+static inline uint32_t gram_key(uint32_t h, int len) { return (h ^ (uint32_t)len * 0x85EBCA77u) * 0x9E3779B1u; }
 
 static inline int bit(const uint64_t *set, uint32_t i) { return (int)((set[i >> 6] >> (i & 63)) & 1u); }
 static inline void set_bit(uint64_t *set, uint32_t i) { set[i >> 6] |= (uint64_t)1 << (i & 63); }
@@ -178,11 +197,16 @@ static int renumber_bfs(Matcher *m, int32_t n) {
         PyErr_NoMemory();
         return -1;
     }
-    int32_t head = 0, tail = 0;
-    order[tail++] = 0;
-    while (head < tail) {
-        const Node *nd = &m->nodes[order[head++]];
-        for (int32_t e = nd->first; e < nd->first + nd->count; e++) order[tail++] = m->edges[e].t;
+    /* depth-first preorder: a chain of single-child nodes, which long terms are made
+       of, lies in consecutive records */
+    int32_t *stack = new_id;  /* reused as the stack before it holds the numbering */
+    int32_t top = 0, done = 0;
+    stack[top++] = 0;
+    while (top > 0) {
+        int32_t u = stack[--top];
+        order[done++] = u;
+        const Node *nd = &m->nodes[u];
+        for (int32_t e = nd->first + nd->count - 1; e >= nd->first; e--) stack[top++] = m->edges[e].t;
     }
     for (int32_t i = 0; i < n; i++) new_id[order[i]] = i;
     int32_t pos = 0;
@@ -233,14 +257,74 @@ static int layout(Matcher *m, int32_t n, const int32_t *parent, const uint32_t *
     return 0;
 }
 
+typedef struct { uint32_t key; int32_t pat; } KeyPat;
+
+static int keypat_cmp(const void *a, const void *b) {
+    uint32_t x = ((const KeyPat *)a)->key, y = ((const KeyPat *)b)->key;
+    return (x > y) - (x < y);
+}
+
+/* Candidates for whole-word terms: gram key -> the terms that start with that gram. */
+static int candidates(Matcher *m, PyObject *patterns) {
+    Py_ssize_t np = PyList_GET_SIZE(patterns), total = 0, nk = 0;
+    for (Py_ssize_t p = 0; p < np; p++) total += PyUnicode_GET_LENGTH(PyList_GET_ITEM(patterns, p));
+    m->pat_chars = malloc((size_t)(total ? total : 1) * sizeof(uint32_t));
+    m->pat_off = malloc((size_t)(np ? np : 1) * sizeof(Py_ssize_t));
+    KeyPat *kp = malloc((size_t)(np ? np : 1) * sizeof(KeyPat));
+    if (!m->pat_chars || !m->pat_off || !kp) { free(kp); PyErr_NoMemory(); return -1; }
+    Py_ssize_t at = 0;
+    for (Py_ssize_t p = 0; p < np; p++) {
+        PyObject *str = PyList_GET_ITEM(patterns, p);
+        int kind = PyUnicode_KIND(str);
+        const void *data = PyUnicode_DATA(str);
+        Py_ssize_t len = PyUnicode_GET_LENGTH(str);
+        m->pat_off[p] = at;
+        for (Py_ssize_t i = 0; i < len; i++) m->pat_chars[at++] = PyUnicode_READ(kind, data, i);
+        if (!m->pat_word[p] || len < 2) continue;
+        int g = len < WORD_GRAM ? (int)len : WORD_GRAM;
+        uint32_t h = GRAM_SEED;
+        for (int i = 0; i < g; i++) h = gram_step(h, m->pat_chars[m->pat_off[p] + i]);
+        kp[nk].key = gram_key(h, g);
+        kp[nk++].pat = (int32_t)p;
+    }
+    qsort(kp, (size_t)nk, sizeof(KeyPat), keypat_cmp);
+    uint32_t cap = 16;
+    while (cap < (uint32_t)nk * 2 + 2) cap <<= 1;
+    m->cand_mask = cap - 1;
+    m->cand_key = malloc(cap * sizeof(uint32_t));
+    m->cand_first = malloc(cap * sizeof(int32_t));
+    m->cand_count = calloc(cap, sizeof(int32_t));
+    m->cands = malloc((size_t)(nk ? nk : 1) * sizeof(int32_t));
+    if (!m->cand_key || !m->cand_first || !m->cand_count || !m->cands) { free(kp); PyErr_NoMemory(); return -1; }
+    for (Py_ssize_t i = 0; i < nk; i++) {
+        m->cands[i] = kp[i].pat;
+        if (i > 0 && kp[i].key == kp[i - 1].key) continue;
+        uint32_t slot = (kp[i].key * 0x2545F491u) & m->cand_mask;
+        while (m->cand_count[slot]) slot = (slot + 1) & m->cand_mask;
+        m->cand_key[slot] = kp[i].key;
+        m->cand_first[slot] = (int32_t)i;
+        Py_ssize_t k = i;
+        while (k < nk && kp[k].key == kp[i].key) k++;
+        m->cand_count[slot] = (int32_t)(k - i);
+    }
+    free(kp);
+    return 0;
+}
+
 /* Bigram filters, the one-character set and the veto paths. */
 static int filters(Matcher *m, PyObject *patterns, const uint8_t *veto) {
     size_t words = ((size_t)1 << BIGRAM_BITS) / 64;
     m->bits_sub = calloc(words, sizeof(uint64_t));
     m->bits_word = calloc(words, sizeof(uint64_t));
     m->single = calloc(FOLD_LIMIT / 64, sizeof(uint64_t));
+    m->short_word = calloc(((size_t)1 << SHORT_BITS) / 64, sizeof(uint64_t));
     m->veto_prefix = calloc((size_t)m->n_nodes, 1);
-    if (!m->bits_sub || !m->bits_word || !m->single || !m->veto_prefix) { PyErr_NoMemory(); return -1; }
+    uint8_t *firsts = calloc(0x110000, 1);  /* folded first characters: 1 single, 2 word, 4 sub */
+    if (!m->bits_sub || !m->bits_word || !m->single || !m->veto_prefix || !firsts || !m->short_word) {
+        free(firsts);
+        PyErr_NoMemory();
+        return -1;
+    }
     for (Py_ssize_t p = 0; p < PyList_GET_SIZE(patterns); p++) {
         PyObject *s = PyList_GET_ITEM(patterns, p);
         int kind = PyUnicode_KIND(s);
@@ -249,13 +333,17 @@ static int filters(Matcher *m, PyObject *patterns, const uint8_t *veto) {
         if (PyUnicode_GET_LENGTH(s) == 1) {
             if (c0 < FOLD_LIMIT) set_bit(m->single, c0); else m->single_astral = 1;
         } else if (m->pat_word[p]) {
-            uint32_t cs[WORD_GRAM];
             int len = PyUnicode_GET_LENGTH(s) < WORD_GRAM ? (int)PyUnicode_GET_LENGTH(s) : WORD_GRAM;
-            for (int i = 0; i < len; i++) cs[i] = PyUnicode_READ(kind, data, i);
-            set_bit(m->bits_word, gram_hash(cs, len));
+            uint32_t h = GRAM_SEED;
+            for (int i = 0; i < len; i++) h = gram_step(h, PyUnicode_READ(kind, data, i));
+            set_bit(m->bits_word, gram_bit(gram_key(h, len)));
+            if (len < WORD_GRAM)
+                set_bit(m->short_word, bigram(c0, PyUnicode_READ(kind, data, 1)) >> (BIGRAM_BITS - SHORT_BITS));
         } else {
             set_bit(m->bits_sub, bigram(c0, PyUnicode_READ(kind, data, 1)));
         }
+        if (c0 < 0x110000)
+            firsts[c0] |= PyUnicode_GET_LENGTH(s) == 1 ? 1 : m->pat_word[p] ? 2 : 4;
         if (veto && veto[p]) {
             int32_t node = 0;
             for (Py_ssize_t i = 0; i < PyUnicode_GET_LENGTH(s) && node >= 0; i++) {
@@ -264,6 +352,18 @@ static int filters(Matcher *m, PyObject *patterns, const uint8_t *veto) {
             }
         }
     }
+    /* Carry the marks onto every code point that folds to a first character, so the
+       scan tells from one table lookup whether a position can start a term at all. */
+    for (uint32_t c = 0; c < FOLD_LIMIT; c++) {
+        uint32_t v = m->fold[c];
+        if (v <= F_BREAK) continue;
+        uint8_t k = firsts[v & F_CP];
+        if (k & 1) v |= F_SINGLE;
+        if (k & 2) v |= F_START_WORD;
+        if (k & 4) v |= F_START_SUB;
+        m->fold[c] = v;
+    }
+    free(firsts);
     return 0;
 }
 
@@ -284,6 +384,7 @@ static int build(Matcher *m, PyObject *patterns, const uint8_t *veto) {
     int32_t n = build_trie(m, patterns, parent, pchar, cap);
     if (n < 0 || layout(m, n, parent, pchar) < 0) goto done;
     rc = filters(m, patterns, veto);
+    if (rc == 0) rc = candidates(m, patterns);
 done:
     free(parent);
     free(pchar);
@@ -293,7 +394,9 @@ done:
 static void Matcher_dealloc(Matcher *m) {
     free(m->fold); free(m->root_next); free(m->nodes); free(m->edges); free(m->out_head);
     free(m->veto_prefix); free(m->pat_len); free(m->pat_next); free(m->pat_word);
-    free(m->bits_sub); free(m->bits_word); free(m->single);
+    free(m->bits_sub); free(m->bits_word); free(m->single); free(m->short_word);
+    free(m->pat_chars); free(m->pat_off); free(m->cand_key); free(m->cand_first);
+    free(m->cand_count); free(m->cands);
     Py_TYPE(m)->tp_free((PyObject *)m);
 }
 
@@ -401,29 +504,59 @@ static int before_boundary(const Matcher *m, int kind, const void *data, Py_ssiz
 }
 
 /* Report every term on the trie node reached from block position j to position t. */
-static int emit(Scan *s, int32_t node, Py_ssize_t j, Py_ssize_t t) {
+/* Report term p found from block position j to position t. */
+static int report(Scan *s, int32_t p, Py_ssize_t j, Py_ssize_t t) {
+    const Matcher *m = s->m;
+    if (m->pat_word[p]) {
+        if (!(s->fl[j] & FL_PRE)) return 0;
+        int after = after_boundary(m, s->kind, s->data, s->orig[t], s->n);
+        if (after == 0) return 0;
+        if (after < 0 && !s->final) { mark_open(s, j); return 0; }
+    }
+    Hit h = {s->orig[j], s->orig[t] + 1, s->base + j, p};
+    return push_hit(s, h);
+}
+
+/* Report the terms on a trie node reached from j to t. Whole-word terms longer than
+   one character are left to the candidate check unless `words` is set. */
+static int emit(Scan *s, int32_t node, Py_ssize_t j, Py_ssize_t t, int words) {
     const Matcher *m = s->m;
     for (int32_t p = m->out_head[node]; p >= 0; p = m->pat_next[p]) {
-        if (m->pat_word[p]) {
-            if (!(s->fl[j] & FL_PRE)) continue;
-            int after = after_boundary(m, s->kind, s->data, s->orig[t], s->n);
-            if (after == 0) continue;
-            if (after < 0 && !s->final) { mark_open(s, j); continue; }
+        if (m->pat_word[p] && !words && m->pat_len[p] > 1) continue;
+        if (report(s, p, j, t) < 0) return -1;
+    }
+    return 0;
+}
+
+/* Compare the candidates sharing gram key `key` with the text at block position j. */
+static int check_candidates(Scan *s, Py_ssize_t j, uint32_t key, int g) {
+    const Matcher *m = s->m;
+    uint32_t slot = (key * 0x2545F491u) & m->cand_mask;
+    while (m->cand_count[slot] && m->cand_key[slot] != key) slot = (slot + 1) & m->cand_mask;
+    for (int32_t i = 0; i < m->cand_count[slot]; i++) {
+        int32_t p = m->cands[m->cand_first[slot] + i];
+        Py_ssize_t len = m->pat_len[p];
+        if ((g < WORD_GRAM && len != g) || len < g) continue;
+        const uint32_t *pc = m->pat_chars + m->pat_off[p];
+        Py_ssize_t t = 0;
+        while (t < len && j + t < s->len && s->fc[j + t] == pc[t] && (t == 0 || !(s->fl[j + t] & FL_BREAK))) t++;
+        if (t == len) {
+            if (report(s, p, j, j + len - 1) < 0) return -1;
+        } else if (j + t == s->len && !s->final && !s->break_at_end) {
+            mark_open(s, j);  /* the text ran out inside this term */
         }
-        Hit h = {s->orig[j], s->orig[t] + 1, s->base + j, p};
-        if (push_hit(s, h) < 0) return -1;
     }
     return 0;
 }
 
 /* Follow the trie from block position j as far as the folded text allows. */
-static int walk(Scan *s, Py_ssize_t j) {
+static int walk(Scan *s, Py_ssize_t j, int words) {
     const Matcher *m = s->m;
     int32_t node = child(m, 0, s->fc[j]);
     Py_ssize_t t = j;
     while (node >= 0) {
         const Node *nd = &m->nodes[node];
-        if (nd->out >= 0 && emit(s, node, j, t) < 0) return -1;
+        if (nd->out >= 0 && emit(s, node, j, t, words) < 0) return -1;
         if (t + 1 < s->len) {
             if (s->fl[t + 1] & FL_BREAK) break;
             node = node_child(m, nd, s->fc[++t]);
@@ -444,25 +577,39 @@ static int process(Scan *s, Py_ssize_t upto) {
     const Matcher *m = s->m;
     const uint64_t *bs = m->bits_sub, *bw = m->bits_word, *single = m->single;
     for (Py_ssize_t j = 0; j < upto; j++) {
+        uint8_t f = s->fl[j];
+        if (!(f & FL_ANY)) continue;  /* no term begins with this character */
         uint32_t c = s->fc[j];
-        int go;
         if (j + WORD_GRAM > s->len) {
-            go = child(m, 0, c) >= 0;  /* the last few characters of the text */
-        } else if (!(s->fl[j + 1] & FL_BREAK)) {
-            go = bit(bs, bigram(c, s->fc[j + 1]));
-            if (!go && (s->fl[j] & FL_PRE)) {
-                int run = 2;
-                while (run < WORD_GRAM && !(s->fl[j + run] & FL_BREAK)) run++;
-                for (int len = 2; len <= run && !go; len++) go = bit(bw, gram_hash(s->fc + j, len));
+            /* the last few characters of the text: walk the trie for every kind */
+            if ((f & (FL_SUB | FL_WSTART)) && walk(s, j, 1) < 0) return -1;
+            if (!(f & (FL_SUB | FL_WSTART)) && (f & FL_SINGLE)) {
+                int32_t node = child(m, 0, c);
+                if (node >= 0 && emit(s, node, j, j, 1) < 0) return -1;
             }
-        } else {
-            go = 0;  /* a break follows: only a one-character term can end here */
+            continue;
         }
-        if (go) {
-            if (walk(s, j) < 0) return -1;
-        } else if (c < FOLD_LIMIT ? bit(single, c) : m->single_astral) {
+        int walked = 0;
+        if ((f & FL_SUB) && !(s->fl[j + 1] & FL_BREAK) && bit(bs, bigram(c, s->fc[j + 1]))) {
+            if (walk(s, j, 0) < 0) return -1;
+            walked = 1;
+        }
+        if ((f & FL_WSTART) && (f & FL_PRE) && !(s->fl[j + 1] & FL_BREAK)) {
+            /* short terms are few: test their grams only when the first two characters
+               begin one; long terms are tested on their first WORD_GRAM characters */
+            int shorts = bit(m->short_word, bigram(c, s->fc[j + 1]) >> (BIGRAM_BITS - SHORT_BITS));
+            uint32_t h = gram_step(GRAM_SEED, c);
+            for (int g = 2; g <= WORD_GRAM; g++) {
+                if (g > 2 && (s->fl[j + g - 1] & FL_BREAK)) break;
+                h = gram_step(h, s->fc[j + g - 1]);
+                if (g < WORD_GRAM && !shorts) continue;
+                uint32_t key = gram_key(h, g);
+                if (bit(bw, gram_bit(key)) && check_candidates(s, j, key, g) < 0) return -1;
+            }
+        }
+        if (!walked && (f & FL_SINGLE) && (c < FOLD_LIMIT ? bit(single, c) : m->single_astral)) {
             int32_t node = child(m, 0, c);
-            if (node >= 0 && emit(s, node, j, j) < 0) return -1;
+            if (node >= 0 && emit(s, node, j, j, 0) < 0) return -1;
         }
     }
     return 0;
@@ -472,7 +619,7 @@ static inline __attribute__((always_inline)) int scan_kind(Scan *s, int kind, Py
     const Matcher *m = s->m;
     const uint32_t *fold = m->fold;
     const void *data = s->data;
-    const Py_ssize_t n = s->n, keep = m->max_len;
+    const Py_ssize_t n = s->n, keep = m->max_len > WORD_GRAM ? m->max_len : WORD_GRAM;
     const int max_gap = m->max_gap;
     int gap = 0, pending_break = 1;
     int pending_boundary = before_boundary(m, kind, data, start);
@@ -491,8 +638,9 @@ static inline __attribute__((always_inline)) int scan_kind(Scan *s, int kind, Py
         Py_ssize_t j = s->len;
         s->fc[j] = v & F_CP;
         s->orig[j] = i;
+        uint32_t starts = c < FOLD_LIMIT ? (v >> 26) & (FL_SUB | FL_WSTART | FL_SINGLE) : FL_ANY;
         s->fl[j] = (uint8_t)(((pending_boundary || !prev_word || !is_word) ? FL_PRE : 0) |
-                             (pending_break ? FL_BREAK : 0));
+                             (pending_break ? FL_BREAK : 0) | starts);
         pending_boundary = 0;
         pending_break = 0;
         prev_word = is_word;

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from hegui.detect._fastscan import Matcher
@@ -105,8 +107,23 @@ class CompiledLexicon:
         return keyword, allow, safe
 
 
-def _contained(s: int, e: int, spans: Sequence[tuple[int, int]]) -> bool:
-    return any(a <= s and e <= b for a, b in spans)
+class _AllowIndex:
+    """Answers "does an allowlist span contain [s, e)?" in O(log n)."""
+
+    def __init__(self, spans: Sequence[tuple[int, int]]) -> None:
+        ordered = sorted(spans)
+        self.starts = [a for a, _ in ordered]
+        self.reach: list[int] = []  # the furthest end among spans starting at or before
+        far = -1
+        for _, b in ordered:
+            far = max(far, b)
+            self.reach.append(far)
+
+    def __call__(self, s: int, e: int) -> bool:
+        if not self.starts:
+            return False
+        i = bisect_right(self.starts, s)
+        return i > 0 and self.reach[i - 1] >= e
 
 
 class LexiconDetector:
@@ -124,6 +141,29 @@ class LexiconDetector:
         self.action = action
         # e.g. low -> flag: topic words are counted, how-to phrases are blocked
         self.severity_actions = dict(severity_actions or {})
+        self._out_cache: dict[
+            int, tuple[tuple[str, str, Action, Severity, Mapping[str, str]], ...]
+        ] = {}
+
+    def _outputs(
+        self, pid: int
+    ) -> tuple[tuple[str, str, Action, Severity, Mapping[str, str]], ...]:
+        """What each entry behind a pattern reports, built once per pattern."""
+        cached = self._out_cache.get(pid)
+        if cached is None:
+            info = self.compiled.patterns[pid]
+            rows = []
+            for i in info.entries:
+                entry = self.compiled.lexicon.entries[i]
+                details = {"category": f"{entry.level1}/{entry.level2}"}
+                if info.variant:
+                    details["variant"] = info.variant
+                action = self.severity_actions.get(entry.severity, self.action)
+                rows.append(
+                    (entry.risk, entry.keyword, action, entry.severity, MappingProxyType(details))
+                )
+            cached = self._out_cache[pid] = tuple(rows)
+        return cached
 
     def _findings(
         self,
@@ -133,28 +173,24 @@ class LexiconDetector:
         offset: int,
     ) -> list[Finding]:
         out = []
-        entries = self.compiled.lexicon.entries
+        inside = _AllowIndex(allow)
+        name = self.name
         for s, e, pid in hits:
-            if _contained(s + offset, e + offset, allow):
+            if inside(s + offset, e + offset):
                 continue
-            info = self.compiled.patterns[pid]
-            for i in info.entries:
-                entry = entries[i]
-                details = {"category": f"{entry.level1}/{entry.level2}"}
-                if info.variant:
-                    details["variant"] = info.variant
+            for risk, term, action, severity, details in self._outputs(pid):
                 out.append(
                     Finding(
-                        detector=self.name,
-                        risk=entry.risk,
-                        start=s + offset,
-                        end=e + offset,
-                        matched=text[s:e],
-                        term=entry.keyword,
-                        action=self.severity_actions.get(entry.severity, self.action),
-                        severity=entry.severity,
-                        kind="keyword",
-                        details=details,
+                        name,
+                        risk,
+                        s + offset,
+                        e + offset,
+                        text[s:e],
+                        term,
+                        action,
+                        severity,
+                        "keyword",
+                        details,
                     )
                 )
         return out

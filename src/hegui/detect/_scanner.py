@@ -100,11 +100,13 @@ class StreamScanner:
         return self._base + len(self._buf) - self._released
 
     def feed(self, chunk: str) -> Release:
-        """Add a chunk; return what can be released now."""
+        """Add a chunk; return what can be released now.
+
+        After a block nothing more is released, but chunks are still scanned, so the
+        findings of a blocked stream are complete evidence of what was received.
+        """
         if self._closed:
             raise RuntimeError("feed() after close()")
-        if self.blocked:
-            return Release("", (), True)
         self._buf += chunk
         return self._step(final=False)
 
@@ -113,8 +115,6 @@ class StreamScanner:
         if self._closed:
             return Release("", (), self.blocked)
         self._closed = True
-        if self.blocked:
-            return Release("", (), True)
         return self._step(final=True)
 
     def _step(self, final: bool) -> Release:
@@ -137,6 +137,10 @@ class StreamScanner:
         return Release(text, tuple(new), self.blocked)
 
     def _release(self, upto: int) -> str:
+        if self.blocked:  # blocked earlier: keep finding, release nothing
+            self._held = []
+            self._released = max(self._released, upto)
+            return ""
         for f in self._held:
             if f.action is Action.BLOCK:
                 upto = min(upto, f.start)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from hegui.policy._actions import Action, Severity
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Finding:
     """One thing a detector found, with its span in the ORIGINAL text.
 
     ``start``/``end`` index code points of the text that was scanned (Python string
     offsets), so ``text[start:end]`` is exactly what matched, evasions included.
+    Treat it as a value: it is not frozen only because frozen dataclasses take four
+    times as long to build, and a scan of a large corpus builds many.
     """
 
     detector: str
@@ -24,7 +27,7 @@ class Finding:
     action: Action
     severity: Severity = Severity.MEDIUM
     kind: str = "match"
-    details: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    details: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-ready form."""
