@@ -113,3 +113,50 @@ def test_fold_term_matches_scanner_fold() -> None:
     table = cached_fold_table(FoldOptions())
     assert fold_term(table, "Pipe Bomb") == "pipebomb"
     assert fold_term(table, "炸彈") == "炸弹"
+
+
+def _valid_mobile(tail: int) -> str:
+    return f"138{tail:08d}"
+
+
+PIECES = [
+    "你好，",
+    "我的电话是",
+    _valid_mobile(12345678),
+    "，",
+    "请打",
+    " ",
+    "+86 139 1234 5678",
+    "邮箱 a.b@example.com ",
+    "自 制 炸 彈",
+    "买冰毒",
+    "hello world ",
+    "2023年",
+    "123",
+    "-",
+    "身份证11010519491231002X",
+    "\u200b",
+    "大麻烦",
+    "p.i.p.e b.o.m.b",
+    "。\n",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    parts=st.lists(st.sampled_from(PIECES), max_size=12),
+    cuts=st.lists(st.integers(0, 200), max_size=40),
+)
+def test_cn_policy_stream_equals_whole_text(parts: list[str], cuts: list[int]) -> None:
+    """Lexicon and PII together, as the gateway runs them on a streamed answer."""
+    from hegui.policy import load_policy
+
+    scanner = Scanner.from_policy(load_policy("cn"), "output")
+    text = "".join(parts)
+    expected = scanner.scan(text)
+    stream = scanner.stream()
+    out = "".join(stream.feed(c).text for c in chunked(text, cuts)) + stream.close().text
+    assert sorted(map(key, stream.findings)) == sorted(map(key, expected))
+    whole, blocked = apply_actions(text, expected)
+    assert stream.blocked == blocked
+    assert out == whole

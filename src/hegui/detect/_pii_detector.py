@@ -54,11 +54,13 @@ class _PiiStream:
         self.det = det
 
     def scan(self, buf: str, start: int, offset: int, final: bool) -> tuple[list[Finding], int]:
-        safe = len(buf) if final else max(_pii.holdback_start(buf, self.det.kinds), start)
+        # buf[:start] was scanned before and serves only as left context (boundaries)
+        kinds = self.det.kinds
+        safe = len(buf) if final else max(_pii.holdback_start(buf, kinds, start=start), start)
         found = [
             self.det._finding(m, offset)
-            for m in _pii.find_pii(buf, self.det.kinds)
-            if start <= m.start < safe
+            for m in _pii.find_pii(buf, kinds, start=start)
+            if m.start < safe
         ]
         return found, safe
 

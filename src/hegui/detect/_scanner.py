@@ -14,8 +14,8 @@ if TYPE_CHECKING:
 
 Direction = Literal["input", "output"]
 MASK_CHAR = "*"
-# Text kept before the earliest unreleased position, so detectors can see word and
-# number boundaries across a release point.
+# Text kept before the earliest position any detector resumes from, so detectors can
+# see word and number boundaries across a release point (PII rules read up to 24).
 CONTEXT_CHARS = 32
 
 
