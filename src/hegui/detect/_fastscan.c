@@ -56,6 +56,9 @@ typedef struct { uint32_t c; int32_t t; } Edge;
    long single-child chains of a sparse trie touch one record per character. */
 typedef struct { int32_t first; int32_t count; int32_t out; uint32_t c1; } Node;
 
+typedef struct { uint32_t key; int32_t first; int32_t count; } CandSlot;
+typedef struct { int32_t pat; int32_t len; Py_ssize_t off; } Cand;
+
 typedef struct {
     PyObject_HEAD
     uint32_t *fold;        /* FOLD_LIMIT entries */
@@ -77,10 +80,9 @@ typedef struct {
        nodes lie far apart in memory: */
     uint32_t *pat_chars;   /* every term's folded characters, one after another */
     Py_ssize_t *pat_off;
-    uint32_t *cand_key;    /* open-addressing table: full gram hash -> candidate slice */
-    int32_t *cand_first, *cand_count;
+    CandSlot *cand_slots;  /* open-addressing table: gram key -> a slice of `cands` */
     uint32_t cand_mask;
-    int32_t *cands;        /* pattern ids grouped by gram hash */
+    Cand *cands;           /* candidates grouped by gram key */
     uint64_t *single;      /* code points (< FOLD_LIMIT) that are a one-character term */
     int single_astral;     /* some one-character term lies at or above FOLD_LIMIT */
     int32_t max_len;
@@ -93,8 +95,21 @@ static inline uint32_t fold_cp(const uint32_t *fold, uint32_t c) {
     return c;
 }
 
+/* A 32-bit hash of two folded characters. */
 static inline uint32_t bigram(uint32_t a, uint32_t b) {
-    return (a * 0x9E3779B1u + b * 0x85EBCA77u) >> (32 - BIGRAM_BITS);
+    uint32_t h = a * 0x9E3779B1u ^ (b + 0x7F4A7C15u) * 0x85EBCA77u;
+    return h ^ (h >> 15);
+}
+
+/* Filters are blocked Bloom filters of 2^BIGRAM_BITS bits: a key sets two bits of one
+   64-bit word, so a test costs one memory access and false positives, which each cost
+   a trie walk or a candidate check, are rare. */
+static inline int bloom_has(const uint64_t *set, uint32_t h) {
+    uint64_t mask = ((uint64_t)1 << (h & 63)) | ((uint64_t)1 << ((h >> 6) & 63));
+    return (set[h >> (32 - BIGRAM_BITS + 6)] & mask) == mask;
+}
+static inline void bloom_add(uint64_t *set, uint32_t h) {
+    set[h >> (32 - BIGRAM_BITS + 6)] |= ((uint64_t)1 << (h & 63)) | ((uint64_t)1 << ((h >> 6) & 63));
 }
 
 /* Whole-word terms are filtered on up to WORD_GRAM leading characters: a term of length
@@ -103,9 +118,11 @@ static inline uint32_t bigram(uint32_t a, uint32_t b) {
 #define WORD_GRAM 6
 
 static inline uint32_t gram_step(uint32_t h, uint32_t c) { return (h ^ c) * 0x01000193u + (h >> 15); }
-static inline uint32_t gram_bit(uint32_t key) { return key >> (32 - BIGRAM_BITS); }
 #define GRAM_SEED 0x811C9DC5u
-static inline uint32_t gram_key(uint32_t h, int len) { return (h ^ (uint32_t)len * 0x85EBCA77u) * 0x9E3779B1u; }
+static inline uint32_t gram_key(uint32_t h, int len) {
+    h = (h ^ (uint32_t)len * 0x85EBCA77u) * 0x9E3779B1u;
+    return h ^ (h >> 16);
+}
 
 static inline int bit(const uint64_t *set, uint32_t i) { return (int)((set[i >> 6] >> (i & 63)) & 1u); }
 static inline void set_bit(uint64_t *set, uint32_t i) { set[i >> 6] |= (uint64_t)1 << (i & 63); }
@@ -291,21 +308,20 @@ static int candidates(Matcher *m, PyObject *patterns) {
     uint32_t cap = 16;
     while (cap < (uint32_t)nk * 2 + 2) cap <<= 1;
     m->cand_mask = cap - 1;
-    m->cand_key = malloc(cap * sizeof(uint32_t));
-    m->cand_first = malloc(cap * sizeof(int32_t));
-    m->cand_count = calloc(cap, sizeof(int32_t));
-    m->cands = malloc((size_t)(nk ? nk : 1) * sizeof(int32_t));
-    if (!m->cand_key || !m->cand_first || !m->cand_count || !m->cands) { free(kp); PyErr_NoMemory(); return -1; }
+    m->cand_slots = calloc(cap, sizeof(CandSlot));
+    m->cands = malloc((size_t)(nk ? nk : 1) * sizeof(Cand));
+    if (!m->cand_slots || !m->cands) { free(kp); PyErr_NoMemory(); return -1; }
     for (Py_ssize_t i = 0; i < nk; i++) {
-        m->cands[i] = kp[i].pat;
+        int32_t p = kp[i].pat;
+        m->cands[i].pat = p;
+        m->cands[i].len = m->pat_len[p];
+        m->cands[i].off = m->pat_off[p];
         if (i > 0 && kp[i].key == kp[i - 1].key) continue;
         uint32_t slot = (kp[i].key * 0x2545F491u) & m->cand_mask;
-        while (m->cand_count[slot]) slot = (slot + 1) & m->cand_mask;
-        m->cand_key[slot] = kp[i].key;
-        m->cand_first[slot] = (int32_t)i;
+        while (m->cand_slots[slot].count) slot = (slot + 1) & m->cand_mask;
         Py_ssize_t k = i;
         while (k < nk && kp[k].key == kp[i].key) k++;
-        m->cand_count[slot] = (int32_t)(k - i);
+        m->cand_slots[slot] = (CandSlot){kp[i].key, (int32_t)i, (int32_t)(k - i)};
     }
     free(kp);
     return 0;
@@ -336,11 +352,11 @@ static int filters(Matcher *m, PyObject *patterns, const uint8_t *veto) {
             int len = PyUnicode_GET_LENGTH(s) < WORD_GRAM ? (int)PyUnicode_GET_LENGTH(s) : WORD_GRAM;
             uint32_t h = GRAM_SEED;
             for (int i = 0; i < len; i++) h = gram_step(h, PyUnicode_READ(kind, data, i));
-            set_bit(m->bits_word, gram_bit(gram_key(h, len)));
+            bloom_add(m->bits_word, gram_key(h, len));
             if (len < WORD_GRAM)
-                set_bit(m->short_word, bigram(c0, PyUnicode_READ(kind, data, 1)) >> (BIGRAM_BITS - SHORT_BITS));
+                set_bit(m->short_word, bigram(c0, PyUnicode_READ(kind, data, 1)) >> (32 - SHORT_BITS));
         } else {
-            set_bit(m->bits_sub, bigram(c0, PyUnicode_READ(kind, data, 1)));
+            bloom_add(m->bits_sub, bigram(c0, PyUnicode_READ(kind, data, 1)));
         }
         if (c0 < 0x110000)
             firsts[c0] |= PyUnicode_GET_LENGTH(s) == 1 ? 1 : m->pat_word[p] ? 2 : 4;
@@ -395,8 +411,7 @@ static void Matcher_dealloc(Matcher *m) {
     free(m->fold); free(m->root_next); free(m->nodes); free(m->edges); free(m->out_head);
     free(m->veto_prefix); free(m->pat_len); free(m->pat_next); free(m->pat_word);
     free(m->bits_sub); free(m->bits_word); free(m->single); free(m->short_word);
-    free(m->pat_chars); free(m->pat_off); free(m->cand_key); free(m->cand_first);
-    free(m->cand_count); free(m->cands);
+    free(m->pat_chars); free(m->pat_off); free(m->cand_slots); free(m->cands);
     Py_TYPE(m)->tp_free((PyObject *)m);
 }
 
@@ -452,9 +467,10 @@ typedef struct {
     Py_ssize_t n;
     int final;
     /* the block of folded characters */
-    uint32_t fc[BLOCK];
-    Py_ssize_t orig[BLOCK];
-    uint8_t fl[BLOCK];
+    uint32_t *fc;          /* `cap` entries each: a block, or the whole text if shorter */
+    Py_ssize_t *orig;
+    uint8_t *fl;
+    Py_ssize_t cap;
     Py_ssize_t len;        /* characters in the block */
     Py_ssize_t base;       /* folded index of fc[0] */
     int break_at_end;      /* the text ends with a break after the last character */
@@ -532,16 +548,19 @@ static int emit(Scan *s, int32_t node, Py_ssize_t j, Py_ssize_t t, int words) {
 static int check_candidates(Scan *s, Py_ssize_t j, uint32_t key, int g) {
     const Matcher *m = s->m;
     uint32_t slot = (key * 0x2545F491u) & m->cand_mask;
-    while (m->cand_count[slot] && m->cand_key[slot] != key) slot = (slot + 1) & m->cand_mask;
-    for (int32_t i = 0; i < m->cand_count[slot]; i++) {
-        int32_t p = m->cands[m->cand_first[slot] + i];
-        Py_ssize_t len = m->pat_len[p];
+    while (m->cand_slots[slot].count && m->cand_slots[slot].key != key) slot = (slot + 1) & m->cand_mask;
+    const CandSlot *cs = &m->cand_slots[slot];
+    for (int32_t i = 0; i < cs->count; i++) {
+        const Cand *cd = &m->cands[cs->first + i];
+        Py_ssize_t len = cd->len;
         if ((g < WORD_GRAM && len != g) || len < g) continue;
-        const uint32_t *pc = m->pat_chars + m->pat_off[p];
+        const uint32_t *pc = m->pat_chars + cd->off;
         Py_ssize_t t = 0;
-        while (t < len && j + t < s->len && s->fc[j + t] == pc[t] && (t == 0 || !(s->fl[j + t] & FL_BREAK))) t++;
+        while (t < len && j + t < s->len && (t == 0 || !(s->fl[j + t] & FL_BREAK)) &&
+               s->fc[j + t] == pc[t])
+            t++;
         if (t == len) {
-            if (report(s, p, j, j + len - 1) < 0) return -1;
+            if (report(s, cd->pat, j, j + len - 1) < 0) return -1;
         } else if (j + t == s->len && !s->final && !s->break_at_end) {
             mark_open(s, j);  /* the text ran out inside this term */
         }
@@ -590,21 +609,21 @@ static int process(Scan *s, Py_ssize_t upto) {
             continue;
         }
         int walked = 0;
-        if ((f & FL_SUB) && !(s->fl[j + 1] & FL_BREAK) && bit(bs, bigram(c, s->fc[j + 1]))) {
+        if ((f & FL_SUB) && !(s->fl[j + 1] & FL_BREAK) && bloom_has(bs, bigram(c, s->fc[j + 1]))) {
             if (walk(s, j, 0) < 0) return -1;
             walked = 1;
         }
         if ((f & FL_WSTART) && (f & FL_PRE) && !(s->fl[j + 1] & FL_BREAK)) {
             /* short terms are few: test their grams only when the first two characters
                begin one; long terms are tested on their first WORD_GRAM characters */
-            int shorts = bit(m->short_word, bigram(c, s->fc[j + 1]) >> (BIGRAM_BITS - SHORT_BITS));
+            int shorts = bit(m->short_word, bigram(c, s->fc[j + 1]) >> (32 - SHORT_BITS));
             uint32_t h = gram_step(GRAM_SEED, c);
             for (int g = 2; g <= WORD_GRAM; g++) {
                 if (g > 2 && (s->fl[j + g - 1] & FL_BREAK)) break;
                 h = gram_step(h, s->fc[j + g - 1]);
                 if (g < WORD_GRAM && !shorts) continue;
                 uint32_t key = gram_key(h, g);
-                if (bit(bw, gram_bit(key)) && check_candidates(s, j, key, g) < 0) return -1;
+                if (bloom_has(bw, key) && check_candidates(s, j, key, g) < 0) return -1;
             }
         }
         if (!walked && (f & FL_SINGLE) && (c < FOLD_LIMIT ? bit(single, c) : m->single_astral)) {
@@ -644,13 +663,14 @@ static inline __attribute__((always_inline)) int scan_kind(Scan *s, int kind, Py
         pending_boundary = 0;
         pending_break = 0;
         prev_word = is_word;
-        if (++s->len == BLOCK) {
+        if (++s->len == s->cap) {
             /* positions whose terms may reach past the block wait for the next one */
-            if (process(s, BLOCK - keep) < 0) return -1;
-            memmove(s->fc, s->fc + BLOCK - keep, (size_t)keep * sizeof(uint32_t));
-            memmove(s->orig, s->orig + BLOCK - keep, (size_t)keep * sizeof(Py_ssize_t));
-            memmove(s->fl, s->fl + BLOCK - keep, (size_t)keep);
-            s->base += BLOCK - keep;
+            Py_ssize_t done = s->cap - keep;
+            if (process(s, done) < 0) return -1;
+            memmove(s->fc, s->fc + done, (size_t)keep * sizeof(uint32_t));
+            memmove(s->orig, s->orig + done, (size_t)keep * sizeof(Py_ssize_t));
+            memmove(s->fl, s->fl + done, (size_t)keep);
+            s->base += done;
             s->len = keep;
         }
     }
@@ -670,6 +690,15 @@ static PyObject *Matcher_scan(Matcher *m, PyObject *args, PyObject *kwds) {
     if (m->max_len >= BLOCK / 2) { PyErr_SetString(PyExc_ValueError, "a term is too long"); return NULL; }
     Scan *s = calloc(1, sizeof(Scan));
     if (!s) return PyErr_NoMemory();
+    /* a short text (a stream's pending tail) needs no full block */
+    s->cap = n - start + 1 < BLOCK ? n - start + 1 : BLOCK;
+    s->fc = malloc((size_t)s->cap * sizeof(uint32_t));
+    s->orig = malloc((size_t)s->cap * sizeof(Py_ssize_t));
+    s->fl = malloc((size_t)s->cap);
+    if (!s->fc || !s->orig || !s->fl) {
+        free(s->fc); free(s->orig); free(s->fl); free(s);
+        return PyErr_NoMemory();
+    }
     s->m = m; s->kind = PyUnicode_KIND(text); s->data = PyUnicode_DATA(text); s->n = n;
     s->final = final;
     s->open_k = PY_SSIZE_T_MAX; s->open_orig = n; s->veto_k = PY_SSIZE_T_MAX;
@@ -692,6 +721,7 @@ static PyObject *Matcher_scan(Matcher *m, PyObject *args, PyObject *kwds) {
     }
     Py_ssize_t safe = final ? n : s->open_orig;
     free(s->hits);
+    free(s->fc); free(s->orig); free(s->fl);
     free(s);
     return list ? Py_BuildValue("(Nn)", list, safe) : NULL;
 }

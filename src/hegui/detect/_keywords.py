@@ -215,6 +215,8 @@ class _LexiconStream:
 
     def scan(self, buf: str, start: int, offset: int, final: bool) -> tuple[list[Finding], int]:
         hits, allow, safe = self.det.compiled.hits(buf, start, final)
+        if not hits and not allow and not self.reported and not self.allow:
+            return [], safe  # nothing found and nothing remembered: the common case
         self.allow.update((s + offset, e + offset) for s, e in allow)
         fresh = [h for h in hits if (h[0] + offset, h[1] + offset, h[2]) not in self.reported]
         found = self.det._findings(buf, fresh, tuple(self.allow), offset)

@@ -75,6 +75,12 @@ def _is_word(cp: int) -> bool:
 
 
 def _traditional_map() -> dict[str, str]:
+    """Traditional -> simplified by character, closed under round trips.
+
+    Besides OpenCC's t2s table, a simplified variant whose traditional form folds to a
+    different simplified character (馀 -> 餘 -> 余) folds to that character too, so a
+    term and its traditional spelling always meet.
+    """
     import opencc  # imported here: only table construction needs it
 
     chars = [
@@ -82,10 +88,29 @@ def _traditional_map() -> dict[str, str]:
         for lo, hi in ((0x3400, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2FFFF))
         for c in range(lo, hi + 1)
     ]
-    converted = opencc.OpenCC("t2s").convert("\n".join(chars)).split("\n")
-    if len(converted) != len(chars):  # pragma: no cover - would mean OpenCC merged lines
-        raise RuntimeError("OpenCC t2s changed the number of characters")
-    return {a: b for a, b in zip(chars, converted, strict=True) if a != b and len(b) == 1}
+
+    def convert(config: str) -> list[str]:
+        out: list[str] = str(opencc.OpenCC(config).convert("\n".join(chars))).split("\n")
+        if len(out) != len(chars):  # pragma: no cover - would mean OpenCC merged lines
+            raise RuntimeError(f"OpenCC {config} changed the number of characters")
+        return out
+
+    t2s = {a: b for a, b in zip(chars, convert("t2s"), strict=True) if a != b and len(b) == 1}
+    for a, trad in zip(chars, convert("s2t"), strict=True):
+        if len(trad) != 1 or trad == a:
+            continue
+        target = t2s.get(trad, trad)
+        if t2s.get(a, a) != target:
+            t2s[a] = target
+    # follow chains so folding is idempotent: fold(fold(x)) == fold(x)
+    for a in list(t2s):
+        seen = {a}
+        b = t2s[a]
+        while b in t2s and b not in seen:
+            seen.add(b)
+            b = t2s[b]
+        t2s[a] = min(seen) if b in seen else b
+    return {a: b for a, b in t2s.items() if a != b}
 
 
 def _strip_marks(ch: str) -> str:
@@ -100,6 +125,20 @@ def _strip_marks(ch: str) -> str:
 
 
 def _fold_one(ch: str, opts: FoldOptions, t2s: dict[str, str]) -> int:
+    """Fold one character, repeating until the result folds to itself (idempotence)."""
+    value = _fold_step(ch, opts, t2s)
+    for _ in range(4):
+        if value <= BREAK or chr(value & CP_MASK) == ch:
+            break
+        ch = chr(value & CP_MASK)
+        again = _fold_step(ch, opts, t2s)
+        if again == value:
+            break
+        value = again
+    return value
+
+
+def _fold_step(ch: str, opts: FoldOptions, t2s: dict[str, str]) -> int:
     cp = ord(ch)
     if ch in opts.hard_breaks:
         return BREAK

@@ -118,21 +118,30 @@ class StreamScanner:
         return self._step(final=True)
 
     def _step(self, final: bool) -> Release:
-        end = self._base + len(self._buf)
-        upto = end
+        base, buf = self._base, self._buf
+        upto = base + len(buf)
         new: list[Finding] = []
+        resume = self._resume
         for i, st in enumerate(self._streams):
-            found, safe = st.scan(self._buf, self._resume[i] - self._base, self._base, final)
-            self._resume[i] = self._base + safe
-            upto = min(upto, self._base + safe)
-            new.extend(found)
-        new.sort(key=_order)
-        self.findings.extend(new)
-        self._held.extend(f for f in new if f.action is not Action.FLAG)
-        text = self._release(upto)
-        keep_from = max(min([*self._resume, self._released]) - CONTEXT_CHARS, 0)
-        if keep_from > self._base:
-            self._buf = self._buf[keep_from - self._base :]
+            found, safe = st.scan(buf, resume[i] - base, base, final)
+            resume[i] = base + safe
+            upto = min(upto, base + safe)
+            if found:
+                new.extend(found)
+        if new:
+            new.sort(key=_order)
+            self.findings.extend(new)
+            self._held.extend(f for f in new if f.action is not Action.FLAG)
+        if self._held or self.blocked:
+            text = self._release(upto)
+        elif upto > self._released:  # nothing to apply: the common case
+            text = buf[self._released - base : upto - base]
+            self._released = upto
+        else:
+            text = ""
+        keep_from = min([*resume, self._released]) - CONTEXT_CHARS
+        if keep_from > base:
+            self._buf = buf[keep_from - base :]
             self._base = keep_from
         return Release(text, tuple(new), self.blocked)
 
