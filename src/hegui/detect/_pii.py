@@ -110,6 +110,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Final
 
@@ -756,8 +757,21 @@ _ALL: Final = tuple(RECOGNIZERS[k] for k in KIND_PRIORITY)
 
 
 def _select(kinds: Iterable[str] | None) -> tuple[Recognizer, ...]:
-    if kinds is None:
-        return _ALL
+    return _plan(kinds)[0]
+
+
+def _plan(kinds: Iterable[str] | None) -> tuple[tuple[Recognizer, ...], frozenset[str]]:
+    """The recognizers for ``kinds`` and every character that can end a live match."""
+    return _plan_cached(None if kinds is None else tuple(kinds))
+
+
+@lru_cache(maxsize=64)
+def _plan_cached(kinds: tuple[str, ...] | None) -> tuple[tuple[Recognizer, ...], frozenset[str]]:
+    recs = _ALL if kinds is None else _select_tuple(kinds)
+    return recs, frozenset().union(*(r.alphabet for r in recs))
+
+
+def _select_tuple(kinds: tuple[str, ...]) -> tuple[Recognizer, ...]:
     wanted = set(kinds)
     unknown = wanted.difference(RECOGNIZERS)
     if unknown:
@@ -765,7 +779,14 @@ def _select(kinds: Iterable[str] | None) -> tuple[Recognizer, ...]:
     return tuple(r for r in _ALL if r.kind in wanted)
 
 
+# Every seed needs a digit, "@" or ":" (digit runs, e-mail "@", IPv6 colons, IPv4
+# ".digit"), so a text without them from ``pos`` on has no candidate at all.
+_TRIGGER: Final = re.compile(r"[0-9@:]")
+
+
 def _candidates(text: str, recs: tuple[Recognizer, ...], pos: int) -> list[PiiMatch]:
+    if _TRIGGER.search(text, pos) is None:
+        return []
     seeds = _Seeds(text, pos)
     out: list[PiiMatch] = []
     for rec in recs:
@@ -841,9 +862,12 @@ def holdback_start(text: str, kinds: Iterable[str] | None = None, *, start: int 
     Raises:
         ValueError: If ``kinds`` names an unknown kind.
     """
-    recs = _select(kinds)
+    recs, alphabet = _plan(kinds)
     n = len(text)
-    h = min((r.live_start(text, start) for r in recs), default=n)
+    if n <= start or text[n - 1] not in alphabet:
+        return n  # no recognizer can be in progress: each needs its alphabet at the end
+    last = text[n - 1]
+    h = min((r.live_start(text, start) for r in recs if last in r.alphabet), default=n)
     longest = max((r.max_len for r in recs), default=0)
     # Move left past any complete candidate straddling ``h``: a candidate that
     # appears later could otherwise change how it is resolved.
