@@ -643,6 +643,12 @@ static inline __attribute__((always_inline)) int scan_kind(Scan *s, int kind, Py
     int gap = 0, pending_break = 1;
     int pending_boundary = before_boundary(m, kind, data, start);
     int prev_word = 1; /* what lies before `start` is captured by pending_boundary */
+    /* locals, not s->..., so stores into the block cannot alias the loop's state */
+    uint32_t *fc = s->fc;
+    Py_ssize_t *orig = s->orig;
+    uint8_t *fl = s->fl;
+    const Py_ssize_t cap = s->cap;
+    Py_ssize_t len = s->len;
     for (Py_ssize_t i = start; i < n; i++) {
         uint32_t c = PyUnicode_READ(kind, data, i);
         uint32_t v = (kind == PyUnicode_4BYTE_KIND && c >= FOLD_LIMIT) ? fold_cp(fold, c) : fold[c];
@@ -654,26 +660,27 @@ static inline __attribute__((always_inline)) int scan_kind(Scan *s, int kind, Py
         }
         gap = 0;
         int is_word = (v & F_WORD) != 0;
-        Py_ssize_t j = s->len;
-        s->fc[j] = v & F_CP;
-        s->orig[j] = i;
+        fc[len] = v & F_CP;
+        orig[len] = i;
         uint32_t starts = c < FOLD_LIMIT ? (v >> 26) & (FL_SUB | FL_WSTART | FL_SINGLE) : FL_ANY;
-        s->fl[j] = (uint8_t)(((pending_boundary || !prev_word || !is_word) ? FL_PRE : 0) |
-                             (pending_break ? FL_BREAK : 0) | starts);
+        fl[len] = (uint8_t)(((pending_boundary || !prev_word || !is_word) ? FL_PRE : 0) |
+                            (pending_break ? FL_BREAK : 0) | starts);
         pending_boundary = 0;
         pending_break = 0;
         prev_word = is_word;
-        if (++s->len == s->cap) {
+        if (++len == cap) {
             /* positions whose terms may reach past the block wait for the next one */
-            Py_ssize_t done = s->cap - keep;
+            Py_ssize_t done = cap - keep;
+            s->len = len;
             if (process(s, done) < 0) return -1;
-            memmove(s->fc, s->fc + done, (size_t)keep * sizeof(uint32_t));
-            memmove(s->orig, s->orig + done, (size_t)keep * sizeof(Py_ssize_t));
-            memmove(s->fl, s->fl + done, (size_t)keep);
+            memmove(fc, fc + done, (size_t)keep * sizeof(uint32_t));
+            memmove(orig, orig + done, (size_t)keep * sizeof(Py_ssize_t));
+            memmove(fl, fl + done, (size_t)keep);
             s->base += done;
-            s->len = keep;
+            len = keep;
         }
     }
+    s->len = len;
     s->break_at_end = pending_break;
     return process(s, s->len);
 }
