@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from hegui import __version__
-from hegui.cli import lexicon, policy, scan
+from hegui.cli import bank, lexicon, policy, scan
 
 app = typer.Typer(
     name="hegui",
@@ -33,6 +33,7 @@ def _root(
 
 app.add_typer(policy.app, name="policy")
 app.add_typer(lexicon.app, name="lexicon")
+app.add_typer(bank.app, name="bank")
 scan.register(app)
 
 
