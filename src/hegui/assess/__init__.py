@@ -1,7 +1,7 @@
 """hegui.assess: the pre-release security assessment (GB/T 45654).
 
-This part holds the question banks: their format, loading, checks against a
-policy's minimums, and importers from public sets.
+Question banks (format, loading, checks against a policy's minimums, importers from
+public sets) and mutators (named jailbreak transforms applied to bank items).
 """
 
 from pathlib import Path
@@ -15,12 +15,14 @@ from hegui.assess._bank_check import (
     near_duplicates,
 )
 from hegui.assess._importers import IMPORTERS, Columns, import_generic, jade_risk
+from hegui.assess._mutators import MUTATORS, Mutator, apply_mutators, mutator
 
 SHIPPED_BANKS = Path(__file__).resolve().parents[1] / "packs" / "cn" / "banks"
 """The built-in banks of the cn pack, written by the project."""
 
 __all__ = [
     "IMPORTERS",
+    "MUTATORS",
     "NEAR_DUPLICATE",
     "SHIPPED_BANKS",
     "BankError",
@@ -28,12 +30,15 @@ __all__ = [
     "BankReport",
     "Columns",
     "Kind",
+    "Mutator",
     "Shortfall",
     "Turn",
+    "apply_mutators",
     "check_bank",
     "import_generic",
     "jade_risk",
     "load_bank",
+    "mutator",
     "near_duplicates",
     "write_bank",
 ]
