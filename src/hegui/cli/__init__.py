@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from hegui import __version__
-from hegui.cli import bank, lexicon, policy, scan
+from hegui.cli import audit, bank, judge, lexicon, policy, scan
 
 app = typer.Typer(
     name="hegui",
@@ -34,6 +34,8 @@ def _root(
 app.add_typer(policy.app, name="policy")
 app.add_typer(lexicon.app, name="lexicon")
 app.add_typer(bank.app, name="bank")
+app.add_typer(judge.app, name="judge")
+app.add_typer(audit.app, name="audit")
 scan.register(app)
 
 
