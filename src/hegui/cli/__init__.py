@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from hegui import __version__
-from hegui.cli import audit, bank, judge, lexicon, policy, scan
+from hegui.cli import assess, audit, bank, judge, lexicon, policy, scan
 
 app = typer.Typer(
     name="hegui",
@@ -37,6 +37,7 @@ app.add_typer(bank.app, name="bank")
 app.add_typer(judge.app, name="judge")
 app.add_typer(audit.app, name="audit")
 scan.register(app)
+assess.register(app)
 
 
 def main() -> None:
