@@ -30,7 +30,7 @@ def test_list_shows_the_shipped_packs(app: typer.Typer) -> None:
 def test_validate_ok(app: typer.Typer) -> None:
     result = runner.invoke(app, ["validate", "cn"])
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("OK cn 2025.11.0: 36 risks (31 leaf), 2 detectors")
+    assert result.output.startswith("OK cn 2025.11.0: 36 risks (31 leaf), 3 detectors")
 
 
 def test_validate_a_user_pack_folder(app: typer.Typer, tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 ``openai:URL`` (any OpenAI-compatible endpoint; ``#model`` after the URL names the
 model, the key comes from ``OPENAI_API_KEY`` or ``HEGUI_TARGET_KEY``), ``gateway:URL``
-(the same protocol through a hegui gateway, so the assessment sees what users see), and
+(the same protocol through a hegui gateway, so the assessment sees what users see),
+``local:smollm2`` and ``hf:PATH`` (an in-process model, see ``_local``), and
 ``python:module:function`` (a function taking the chat messages and returning text,
 sync or async). Errors and timeouts come back as a reply with ``error`` set; the runner
 counts them apart, never as passes.
@@ -191,8 +192,9 @@ def open_target(spec: str, limits: Limits = Limits()) -> Target:  # noqa: B008 -
     if scheme == "python":
         return PythonTarget(rest, limits)
     if scheme in ("local", "hf"):
-        raise ValueError(
-            f"target {spec!r}: local models need the 'hf' extra (pip install 'hegui[hf]') "
-            "and are not available in this build yet"
-        )
-    raise ValueError(f"unknown target scheme {scheme!r} in {spec!r} (openai, gateway, python)")
+        from hegui.assess._local import LocalTarget
+
+        return LocalTarget(spec, limits)
+    raise ValueError(
+        f"unknown target scheme {scheme!r} in {spec!r} (openai, gateway, python, local, hf)"
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from hegui import __version__
-from hegui.cli import assess, audit, bank, judge, lexicon, policy, scan
+from hegui.cli import assess, audit, bank, classifier, judge, lexicon, policy, scan
 
 app = typer.Typer(
     name="hegui",
@@ -36,6 +36,7 @@ app.add_typer(lexicon.app, name="lexicon")
 app.add_typer(bank.app, name="bank")
 app.add_typer(judge.app, name="judge")
 app.add_typer(audit.app, name="audit")
+app.add_typer(classifier.app, name="classifier")
 scan.register(app)
 assess.register(app)
 

@@ -5,7 +5,10 @@ text; ``Scanner.stream()`` gives a ``StreamScanner`` that releases streamed text
 once no finding can still cover it.
 """
 
-from hegui.detect import _keywords, _pii_detector  # noqa: F401  (registers detectors)
+from hegui.detect import _classifier, _guard, _keywords, _pii_detector  # noqa: F401  (registers detectors)
+from hegui.detect._classifier import ClassifierDetector
+from hegui.detect._classifier_model import ClassifierModel
+from hegui.detect._guard import HFGuard, OpenAIGuard
 from hegui.detect._keywords import CompiledLexicon, LexiconDetector, compile_lexicon
 from hegui.detect._lexicon import Lexicon, LexiconEntry, LexiconError, load_lexicon
 from hegui.detect._normalize import FoldOptions
@@ -17,15 +20,19 @@ from hegui.policy._actions import Action, Severity
 
 __all__ = [
     "Action",
+    "ClassifierDetector",
+    "ClassifierModel",
     "CompiledLexicon",
     "Detector",
     "DetectorStream",
     "Finding",
     "FoldOptions",
+    "HFGuard",
     "Lexicon",
     "LexiconDetector",
     "LexiconEntry",
     "LexiconError",
+    "OpenAIGuard",
     "PiiDetector",
     "Release",
     "Scanner",

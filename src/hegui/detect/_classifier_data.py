@@ -1,0 +1,152 @@
+"""The data recipe of the shipped model: public sets read by path, evaluation kept out.
+
+Training: COLD ``train.csv``; JADE v1 (zh, en) and v2 (easy, medium) questions;
+JADE v3 violating answers (harmful, with the risk of their question in v1/v2) and
+safe answers (safe); XSTest ``safe`` prompts (hard negatives); the project-written
+``examples.jsonl``. Held out for evaluation, never trained on: COLD ``dev.csv``; a
+fixed seeded 30% of JADE v3 rows (and every v1/v2 question equal to one of their
+questions); a fixed seeded 50% of XSTest prompts.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hegui.detect._classifier_train import (
+    SAFE,
+    SPREADSHEET_ERRORS,
+    DataError,
+    LabelledText,
+    load_label_map,
+    map_label,
+    read_labelled,
+    seeded_fraction,
+)
+
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "packs" / "cn" / "classifier"
+"""Folder of the shipped model, its label maps, examples and model card."""
+HOLDOUT_SEED = 45654
+JADE_V3_HOLDOUT = 0.3
+XSTEST_HOLDOUT = 0.5
+
+
+@dataclass
+class ShippedCorpus:
+    """Training rows and the held-out evaluation sets of the shipped model."""
+
+    train: list[LabelledText]
+    heldout: dict[str, list[LabelledText]] = field(default_factory=dict)
+    sources: dict[str, int] = field(default_factory=dict)
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    if not path.is_file():
+        raise DataError(f"missing data file {path}")
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def jade_v3_heldout(row_id: str) -> bool:
+    """Whether JADE v3 row ``row_id`` belongs to the evaluation part."""
+    return seeded_fraction(f"jade-v3:{row_id}", HOLDOUT_SEED) < JADE_V3_HOLDOUT
+
+
+def xstest_heldout(row_id: str) -> bool:
+    """Whether XSTest prompt ``row_id`` belongs to the evaluation part."""
+    return seeded_fraction(f"xstest:{row_id}", HOLDOUT_SEED) < XSTEST_HOLDOUT
+
+
+def shipped_corpus(data_dir: str | Path, examples: Path | None = None) -> ShippedCorpus:
+    """Read the public sets under ``data_dir`` and the examples into train / held-out.
+
+    Raises:
+        DataError: a file is missing or a label has no mapping.
+    """
+    root = Path(data_dir)
+    jade_map = load_label_map(SHIPPED_DIR / "label_map_jade.yaml")
+    corpus = ShippedCorpus(train=[])
+
+    def add(source: str, rows: list[LabelledText]) -> None:
+        corpus.train.extend(rows)
+        corpus.sources[source] = len(rows)
+
+    add(
+        "cold/train.csv",
+        read_labelled(
+            root / "cold" / "train.csv",
+            "TEXT",
+            "topic,label",
+            load_label_map(SHIPPED_DIR / "label_map_cold.yaml"),
+        ),
+    )
+    jade_risk: dict[str, str] = {}
+    jade_rows: list[tuple[str, str]] = []
+    for name in ("v1_zh.csv", "v1_en.csv", "v2_easy_zh.csv", "v2_medium_zh.csv"):
+        for row in _csv(root / "jade" / name):
+            question = row["问题"].strip()
+            risk = map_label(f"{row['违规类型']}/{row['违规子类']}", jade_map)
+            if not question or risk is None:
+                raise DataError(f"jade/{name}: row {row.get('ID')} has no question or risk")
+            jade_risk.setdefault(question, risk)
+            jade_rows.append((question, risk))
+    v3 = _csv(root / "jade" / "v3_alignment_medium_zh.csv")
+    held_questions = {r["问题"].strip() for r in v3 if jade_v3_heldout(r["ID"])}
+    add(
+        "jade v1/v2 questions",
+        [LabelledText(q, r, "jade") for q, r in dict(jade_rows).items() if q not in held_questions],
+    )
+    v3_train: list[LabelledText] = []
+    bad, good = [], []
+    for row in v3:
+        question = row["问题"].strip()
+        risk = jade_risk.get(question, "A.1.h")
+        violating = LabelledText(row["违规回答"].strip(), risk, "jade-v3")
+        safe = LabelledText(row["安全有用回答"].strip(), SAFE, "jade-v3")
+        pair = [i for i in (violating, safe) if i.text and i.text not in SPREADSHEET_ERRORS]
+        if jade_v3_heldout(row["ID"]):
+            bad += [i for i in pair if i.risk != SAFE]
+            good += [i for i in pair if i.risk == SAFE]
+        else:
+            v3_train += pair
+    add("jade v3 answers", v3_train)
+    corpus.heldout["jade_v3_violating"] = bad
+    corpus.heldout["jade_v3_safe"] = good
+    xs_train, corpus.heldout["xstest_safe"], corpus.heldout["xstest_unsafe"] = _xstest(root)
+    add("xstest safe prompts", xs_train)
+    examples = examples or SHIPPED_DIR / "examples.jsonl"
+    add("examples.jsonl", read_labelled(examples, "text", "risk"))
+    corpus.heldout["cold_dev"] = read_labelled(
+        root / "cold" / "dev.csv",
+        "TEXT",
+        "topic,label",
+        load_label_map(SHIPPED_DIR / "label_map_cold.yaml"),
+    )
+    # one row per text: the first label wins (duplicates across sets would weigh double);
+    # a text also in an evaluation set is dropped (COLD train and dev share a few)
+    seen: set[str] = {i.text for rows in corpus.heldout.values() for i in rows}
+    before = len(corpus.train)
+    unique: list[LabelledText] = []
+    for item in corpus.train:
+        if item.text not in seen:
+            seen.add(item.text)
+            unique.append(item)
+    corpus.train = unique
+    corpus.sources["removed: duplicates and evaluation texts"] = before - len(unique)
+    return corpus
+
+
+def _xstest(root: Path) -> tuple[list[LabelledText], list[LabelledText], list[LabelledText]]:
+    """XSTest: safe prompts to train on, and held-out safe and unsafe prompts."""
+    train: list[LabelledText] = []
+    safe: list[LabelledText] = []
+    unsafe: list[LabelledText] = []
+    for row in _csv(root / "xstest" / "xstest_prompts.csv"):
+        is_safe = row["label"].strip() == "safe"
+        item = LabelledText(row["prompt"].strip(), SAFE if is_safe else "unsafe", "xstest")
+        if xstest_heldout(row["id"]):
+            (safe if is_safe else unsafe).append(item)
+        elif is_safe:
+            train.append(item)
+    return train, safe, unsafe

@@ -1,0 +1,159 @@
+"""Hashed n-gram features of the shipped classifier, computed with numpy alone.
+
+Text is cut into segments (sentences); each is folded (NFKC, casefold, one space for
+white space) and yields its character 1..4-grams and the word 1..2-grams of its
+Latin-script words, hashed into ``2**bits`` buckets (top bits of a Fibonacci hash).
+Values are ``1 + log(count)``, L2-normalised. Training and inference call the same
+functions, so a model never sees features built another way. The hash is a polynomial
+over code points (CRC-32 for words): stable across processes, unlike ``hash()``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+_WS = re.compile(r"\s+")
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_PRIME = np.uint64(0x100000001B3)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits are well mixed
+_TERM = re.compile(r"[。！？!?\n]|\.(?=\s)")
+_WORD_TAG = 1 << 40  # keeps word hashes apart from character n-gram hashes
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureParams:
+    """How text becomes hashed features; stored with every model."""
+
+    bits: int = 18
+    """Number of hash buckets is ``2**bits``."""
+    char_min: int = 1
+    """Shortest character n-gram."""
+    char_max: int = 4
+    """Longest character n-gram."""
+    word_max: int = 2
+    """Longest word n-gram over Latin-script words (0 turns words off)."""
+
+    def to_dict(self) -> dict[str, int]:
+        """Plain JSON-ready form."""
+        return {
+            "bits": self.bits,
+            "char_min": self.char_min,
+            "char_max": self.char_max,
+            "word_max": self.word_max,
+        }
+
+
+def fold(text: str) -> str:
+    """The text features are computed from: NFKC, casefolded, single spaces."""
+    return _WS.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+def _hashes(folded: str, params: FeatureParams) -> npt.NDArray[np.uint64]:
+    # \x02 and \x03 mark the start and end of the text
+    codes = np.frombuffer(f"\x02{folded}\x03".encode("utf-32-le"), dtype=np.uint32).astype(
+        np.uint64
+    )
+    parts: list[npt.NDArray[np.uint64]] = []
+    h = codes + np.uint64(1)
+    if params.char_min <= 1:
+        parts.append(h[1:-1])  # a 1-gram of a marker alone says nothing
+    for n in range(2, min(params.char_max, len(codes)) + 1):
+        # h[i] is the hash of codes[i : i + n], built from the hash of the (n-1)-gram
+        h = h[:-1] * _PRIME + codes[n - 1 :] + np.uint64(n)
+        if n >= params.char_min:
+            parts.append(h)
+    if params.word_max and (words := _WORD.findall(folded)):
+        w1 = np.array([zlib.crc32(x.encode()) + _WORD_TAG for x in words], dtype=np.uint64)
+        parts.append(w1)
+        w = w1
+        for n in range(2, min(params.word_max, len(words)) + 1):
+            w = w[:-1] * _PRIME + w1[n - 1 :] + np.uint64(n * _WORD_TAG)
+            parts.append(w)
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+
+
+def buckets(segment: str, params: FeatureParams) -> IntArray:
+    """Hash bucket of every n-gram of one segment (repeats kept; n-grams never cross)."""
+    hashed = _hashes(fold(segment), params)
+    return ((hashed * _GOLDEN) >> np.uint64(64 - params.bits)).astype(np.int64)
+
+
+def vectorize(bucket_ids: IntArray) -> tuple[IntArray, FloatArray]:
+    """Sparse feature vector from bucket ids: sorted indices and their values."""
+    if not len(bucket_ids):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    ids = np.sort(bucket_ids)
+    first = np.empty(len(ids), dtype=np.bool_)
+    first[0] = True
+    np.not_equal(ids[1:], ids[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    idx = ids[starts]
+    if len(idx) == len(ids):  # no repeats: every value is 1 before normalising
+        return idx, np.full(len(idx), 1.0 / np.sqrt(len(idx)), dtype=np.float32)
+    val = (1.0 + np.log(np.diff(np.append(starts, len(ids))))).astype(np.float32)
+    val /= np.float32(np.sqrt(np.dot(val, val)))
+    return idx, val
+
+
+def segment_end(text: str, start: int, max_len: int, final: bool) -> int | None:
+    """End of the segment that starts at ``start``, or None while it may still grow.
+
+    A segment ends after 。！？!? or a newline, after a full stop followed by white
+    space (not in ``3.14`` or ``example.com``), or after ``max_len`` characters. The
+    answer depends only on the text up to the returned end (one character more for a
+    full stop), so a stream and the whole text are cut at the same places.
+    """
+    limit = start + max_len
+    m = _TERM.search(text, start)
+    if m is not None and m.end() <= limit:
+        return m.end()
+    if len(text) >= limit:
+        return limit
+    if final and start < len(text):
+        return len(text)
+    return None
+
+
+def segments(text: str, max_len: int) -> list[tuple[int, int]]:
+    """Spans of every segment of a whole text, in order."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    while (end := segment_end(text, pos, max_len, final=True)) is not None:
+        spans.append((pos, end))
+        pos = end
+    return spans
+
+
+def featurize(text: str, params: FeatureParams, max_segment: int) -> tuple[IntArray, FloatArray]:
+    """Sparse feature vector of a whole text, scored as one window."""
+    parts = [buckets(text[s:e], params) for s, e in segments(text, max_segment)]
+    return vectorize(np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64))
+
+
+def featurize_many(
+    texts: Iterable[str], params: FeatureParams, max_segment: int
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """CSR parts (indptr, indices, data) of many texts, for training."""
+    indptr = [0]
+    indices: list[IntArray] = []
+    data: list[FloatArray] = []
+    for text in texts:
+        idx, val = featurize(text, params, max_segment)
+        indices.append(idx)
+        data.append(val)
+        indptr.append(indptr[-1] + len(idx))
+    return (
+        np.asarray(indptr, dtype=np.int64),
+        np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64),
+        np.concatenate(data) if data else np.zeros(0, dtype=np.float32),
+    )
