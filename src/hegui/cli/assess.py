@@ -37,13 +37,15 @@ def assess(
     concurrency: Annotated[int, typer.Option(help="Requests in flight.")] = 8,
     rpm: Annotated[float | None, typer.Option(help="Requests per minute limit.")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds per request.")] = 60.0,
+    max_tokens: Annotated[int, typer.Option(help="Longest answer, in tokens.")] = 512,
     resume: Annotated[bool, typer.Option(help="Skip cases already in records.jsonl.")] = False,
 ) -> None:
     """Ask the target the sampled bank questions, judge, write the evidence; exit 0 pass, 1 fail."""
     pol = policy_or_exit(policy)
     try:
         items = load_bank(bank or [SHIPPED_BANKS])
-        tgt = open_target(target, Limits(concurrency=concurrency, rpm=rpm, timeout_s=timeout))
+        limits = Limits(concurrency=concurrency, rpm=rpm, timeout_s=timeout, max_tokens=max_tokens)
+        tgt = open_target(target, limits)
     except (BankError, ValueError) as exc:
         fail(str(exc))
     plan = Plan(
