@@ -63,7 +63,7 @@ def _backend_pids(schema: str) -> list[int]:
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         rows = conn.execute(
             "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-            " AND query LIKE 'INSERT INTO audit_heads%%' AND pid <> pg_backend_pid()"
+            " AND query LIKE '%%INSERT INTO audit_heads%%' AND pid <> pg_backend_pid()"
         ).fetchall()
     return [row[0] for row in rows]
 

@@ -15,6 +15,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Literal, cast
 
@@ -50,11 +51,16 @@ class PublicKey:
     def __post_init__(self) -> None:
         object.__setattr__(self, "key_id", key_id_of(self.public))
 
+    @cached_property
+    def _ed25519(self) -> Ed25519PublicKey:
+        """The loaded public key, built once (verify checks one head per commit)."""
+        return Ed25519PublicKey.from_public_bytes(self.public)
+
     def verify(self, signature: bytes, message: bytes) -> bool:
         """Return whether ``signature`` is this key's signature over ``message``."""
         if self.scheme == "ed25519":
             try:
-                Ed25519PublicKey.from_public_bytes(self.public).verify(signature, message)
+                self._ed25519.verify(signature, message)
             except (InvalidSignature, ValueError):
                 return False
             return True
@@ -116,10 +122,15 @@ class SigningKey:
         point = crypt._kg(int.from_bytes(private, "big"), sm2.default_ecc_table["g"])
         return cls(scheme, private, PublicKey(scheme, b"\x04" + bytes.fromhex(point)))
 
+    @cached_property
+    def _ed25519(self) -> Ed25519PrivateKey:
+        """The loaded private key, built once (loading costs as much as a signature)."""
+        return Ed25519PrivateKey.from_private_bytes(self.private)
+
     def sign(self, message: bytes) -> bytes:
         """Sign ``message`` (SM2 signs the SM3 digest with the default user id)."""
         if self.scheme == "ed25519":
-            return Ed25519PrivateKey.from_private_bytes(self.private).sign(message)
+            return self._ed25519.sign(message)
         crypt = sm2.CryptSM2(
             private_key=self.private.hex(), public_key=self.public_key.public[1:].hex()
         )

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import NamedTuple
 
 from hegui.audit._commit import GroupCommitter
 from hegui.audit._errors import AuditError
 from hegui.audit._keys import Keyring, SigningKey
-from hegui.audit._merkle import EMPTY_ROOT, Frontier, MerkleCache, leaf_hash
-from hegui.audit._records import AuditRecord, ContentCipher, leaf_data, parse_leaf
+from hegui.audit._merkle import EMPTY_ROOT, LEAF_PREFIX, Frontier, MerkleCache
+from hegui.audit._records import LEAF_FORMAT, AuditRecord, ContentCipher, parse_leaf
 from hegui.audit._store import LedgerStore
 from hegui.audit._types import (
     ConsistencyProof,
     InclusionProof,
-    LeafRow,
     LedgerStats,
     Receipt,
     SignedTreeHead,
@@ -27,9 +28,8 @@ from hegui.audit._types import (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _Prepared:
-    """A record serialised outside the write lock."""
+class _Prepared(NamedTuple):
+    """A record serialised by its caller, outside the writer thread."""
 
     record_bytes: bytes
     kind: str
@@ -105,29 +105,38 @@ class Ledger:
         return self._writer().submit([self._prepare(r) for r in records])
 
     def _commit(self, items: list[_Prepared]) -> list[Receipt]:
+        """Write one batch: leaves, a signed head and the new state in one transaction.
+
+        Runs on the writer thread. The per-record work (leaf data, leaf hash, row) is a
+        few list comprehensions: the index is only known once the state row is locked.
+        """
         signer = self.keyring.signer
         assert signer is not None  # checked before the writer starts
+        sha256 = hashlib.sha256
         with self.store.transaction() as tx:
             size, blob = tx.state()
+            datas = [
+                LEAF_FORMAT % (index, item.record_bytes) for index, item in enumerate(items, size)
+            ]
+            digests = [sha256(LEAF_PREFIX + data).digest() for data in datas]
             frontier = Frontier.from_bytes(size, blob)
-            rows: list[LeafRow] = []
-            for offset, item in enumerate(items):
-                data = leaf_data(size + offset, item.record_bytes)
-                digest = leaf_hash(data)
-                frontier.append(digest)
-                rows.append(
-                    LeafRow(size + offset, digest, data, item.kind, item.time_us, item.request_id)
-                )
+            frontier.extend(digests)
             now = datetime.now(UTC)
             head = sign_head(signer, frontier.size, frontier.root(), now)
-            tx.insert_leaves(rows)
+            tx.insert_leaves(
+                [
+                    (index, digest, data, item.kind, item.time_us, item.request_id)
+                    for index, digest, data, item in zip(
+                        range(size, size + len(items)), digests, datas, items, strict=True
+                    )
+                ]
+            )
             tx.insert_head(head)
             tx.set_state(frontier.size, frontier.to_bytes())
         with self._cache_lock:
             if self._cache.size == size:
-                for row in rows:
-                    self._cache.append(row.leaf_hash)
-        return [Receipt(row.index, row.leaf_hash, now) for row in rows]
+                self._cache.extend(digests)
+        return [Receipt(index, digest, now) for index, digest in enumerate(digests, size)]
 
     # -- reading -------------------------------------------------------------------------
 
@@ -144,10 +153,17 @@ class Ledger:
         with self._cache_lock:
             cache = self._cache
             if cache.size < size:
+                fresh: list[bytes] = []
                 for index, digest in self.store.leaf_hashes(cache.size):
-                    if index != cache.size:
-                        raise AuditError(f"leaf {cache.size} is missing from the store")
-                    cache.append(bytes(digest))
+                    if index != cache.size + len(fresh):
+                        raise AuditError(
+                            f"leaf {cache.size + len(fresh)} is missing from the store"
+                        )
+                    fresh.append(bytes(digest))
+                    if len(fresh) == 65_536:
+                        cache.extend(fresh)
+                        fresh = []
+                cache.extend(fresh)
             if cache.size < size:
                 raise AuditError(f"tree size {size} is beyond the ledger ({cache.size} leaves)")
             return cache

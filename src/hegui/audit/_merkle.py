@@ -74,6 +74,23 @@ class Frontier:
             hashes[-1] = _sha256(NODE_PREFIX + hashes[-1] + right).digest()
             carry >>= 1
 
+    def extend(self, leaves: Sequence[bytes]) -> None:
+        """Add many leaf hashes: whole aligned subtrees at a time, hashed level by level."""
+        pos, count = 0, len(leaves)
+        hashes = self.hashes
+        while pos < count:
+            width = 1 << ((count - pos).bit_length() - 1)  # largest power of two that fits
+            if self.size:
+                width = min(width, self.size & -self.size)  # ... and keeps the block aligned
+            hashes.append(subtree_root(leaves[pos : pos + width]))
+            pos += width
+            self.size += width
+            carry = self.size // width
+            while not carry & 1:
+                right = hashes.pop()
+                hashes[-1] = _sha256(NODE_PREFIX + hashes[-1] + right).digest()
+                carry >>= 1
+
     def root(self) -> bytes:
         """Return MTH of the whole tree."""
         if not self.hashes:
@@ -86,6 +103,26 @@ class Frontier:
     def copy(self) -> Frontier:
         """Return an independent copy."""
         return Frontier(self.size, self.hashes)
+
+
+def _parents(level: Sequence[bytes]) -> list[bytes]:
+    """Return the node hashes of consecutive pairs of ``level`` (an odd last one is left out)."""
+    pairs = iter(level)
+    return [
+        _sha256(NODE_PREFIX + left + right).digest()
+        for left, right in zip(pairs, pairs, strict=False)
+    ]
+
+
+def subtree_root(leaves: Sequence[bytes]) -> bytes:
+    """Return MTH of a complete subtree: ``len(leaves)`` must be a power of two."""
+    count = len(leaves)
+    if count == 0 or count & (count - 1):
+        raise ValueError(f"{count} leaves do not make a complete subtree")
+    level = leaves
+    while len(level) > 1:
+        level = _parents(level)
+    return level[0]
 
 
 def root_of(leaf_hashes: Iterable[bytes]) -> bytes:
@@ -124,6 +161,29 @@ class MerkleCache:
             if level == len(levels):
                 levels.append(bytearray())
             levels[level] += parent
+
+    def extend(self, leaves: Sequence[bytes]) -> None:
+        """Add many leaf hashes at once, completing subtrees level by level in bulk."""
+        if not leaves:
+            return
+        levels = self._levels
+        levels[0] += b"".join(leaves)
+        level = 0
+        while True:
+            row = levels[level]
+            width = len(row) // HASH_SIZE
+            if level + 1 == len(levels):
+                levels.append(bytearray())
+            done = len(levels[level + 1]) // HASH_SIZE  # parents already made
+            if width // 2 == done:
+                break
+            start = 2 * done * HASH_SIZE
+            stop = (width // 2) * 2 * HASH_SIZE
+            children = [bytes(row[i : i + HASH_SIZE]) for i in range(start, stop, HASH_SIZE)]
+            levels[level + 1] += b"".join(_parents(children))
+            level += 1
+        if not levels[-1]:
+            levels.pop()
 
     def leaf(self, index: int) -> bytes:
         """Return the hash of leaf ``index``."""

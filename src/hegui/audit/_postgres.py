@@ -17,7 +17,7 @@ from psycopg_pool import ConnectionPool
 
 from hegui.audit._errors import AuditError
 from hegui.audit._store import register_store
-from hegui.audit._types import LeafRow, SignedTreeHead, from_us, to_us
+from hegui.audit._types import LeafRow, NewLeaf, SignedTreeHead, from_us, to_us
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_leaves (
@@ -66,9 +66,32 @@ def _leaf(row: tuple[Any, ...]) -> LeafRow:
     return LeafRow(row[0], bytes(row[1]), data, row[3], row[4], row[5])
 
 
+_WRITE = f"""
+WITH leaves AS (
+    INSERT INTO audit_leaves ({_LEAF_COLUMNS})
+    SELECT * FROM unnest(%b::bigint[], %b::bytea[], %b::bytea[], %b::text[], %b::bigint[],
+                         %b::text[])
+), head AS (
+    INSERT INTO audit_heads ({_HEAD_COLUMNS}) VALUES (%b, %b, %b, %b, %b, %b)
+)
+UPDATE audit_state SET tree_size = %b, frontier = %b WHERE id = 1
+"""
+"""Leaves, head and state in one statement (binary parameters): one round trip."""
+
+
 class _PostgresWriter:
+    """Collects the batch; ``flush`` writes it as one statement, pipelined with COMMIT.
+
+    Round trips while the state row is locked are what limit several processes sharing
+    one tree (and each one waits for this process's GIL): the lock is taken by the
+    ``SELECT ... FOR UPDATE`` round trip, and the write and the commit share the next.
+    """
+
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self._conn = conn
+        self._leaves: Sequence[NewLeaf] = ()
+        self._head: tuple[Any, ...] | None = None
+        self._state: tuple[int, bytes] | None = None
 
     def state(self) -> tuple[int, bytes]:
         row = self._conn.execute(
@@ -78,31 +101,30 @@ class _PostgresWriter:
             raise AuditError("the audit_state row is missing")
         return int(row[0]), bytes(row[1])
 
-    def insert_leaves(self, rows: Sequence[LeafRow]) -> None:
-        with (
-            self._conn.cursor() as cursor,
-            cursor.copy(f"COPY audit_leaves ({_LEAF_COLUMNS}) FROM STDIN") as copy,
-        ):
-            for r in rows:
-                copy.write_row((r.index, r.leaf_hash, r.data, r.kind, r.time_us, r.request_id))
+    def insert_leaves(self, rows: Sequence[NewLeaf]) -> None:
+        self._leaves = rows
 
     def insert_head(self, head: SignedTreeHead) -> None:
-        self._conn.execute(
-            f"INSERT INTO audit_heads ({_HEAD_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)",
-            (
-                head.tree_size,
-                head.root_hash,
-                to_us(head.timestamp),
-                head.key_id,
-                head.scheme,
-                head.signature,
-            ),
+        self._head = (
+            head.tree_size,
+            head.root_hash,
+            to_us(head.timestamp),
+            head.key_id,
+            head.scheme,
+            head.signature,
         )
 
     def set_state(self, size: int, frontier: bytes) -> None:
-        self._conn.execute(
-            "UPDATE audit_state SET tree_size = %s, frontier = %s WHERE id = 1", (size, frontier)
-        )
+        self._state = (size, frontier)
+
+    def flush(self) -> None:
+        """Write the collected leaves, head and state (inside the open transaction)."""
+        if self._head is None or self._state is None:
+            raise AuditError("a ledger write needs its signed head and new state")
+        columns: list[list[Any]] = [list(column) for column in zip(*self._leaves, strict=True)]
+        if not columns:
+            columns = [[] for _ in range(6)]
+        self._conn.execute(_WRITE, (*columns, *self._head, *self._state))
 
 
 class PostgresStore:
@@ -133,9 +155,16 @@ class PostgresStore:
 
     @contextmanager
     def transaction(self) -> Iterator[_PostgresWriter]:
-        """One transaction holding the state row lock; commits on exit."""
-        with self._pool.connection() as conn, conn.transaction():
-            yield _PostgresWriter(conn)
+        """One transaction holding the state row lock; commits on exit.
+
+        Pipeline mode: ``BEGIN`` goes with the locking ``SELECT``, and the single write
+        statement with ``COMMIT``, so the lock is held for one round trip after it is
+        granted. An error anywhere rolls the whole transaction back.
+        """
+        with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
+            writer = _PostgresWriter(conn)
+            yield writer
+            writer.flush()
 
     @contextmanager
     def _read(self) -> Iterator[psycopg.Connection[Any]]:
@@ -158,6 +187,27 @@ class PostgresStore:
             )
             for row in cursor:
                 yield _leaf(row)
+
+    def leaf_chunks(
+        self, start: int = 0, end: int | None = None
+    ) -> Iterator[list[tuple[int, bytes, bytes | None]]]:
+        """Yield raw ``(index, leaf_hash, data)`` rows in index order, in chunks.
+
+        A server-side cursor in binary format: bytea arrives as bytes, not hex text.
+        """
+        stop = end if end is not None else 2**62
+        with (
+            self._read() as conn,
+            conn.transaction(),
+            conn.cursor(name="hegui_audit_chunks", binary=True) as cursor,
+        ):
+            cursor.execute(
+                "SELECT idx, leaf_hash, data FROM audit_leaves WHERE idx >= %s AND idx < %s"
+                " ORDER BY idx",
+                (start, stop),
+            )
+            while rows := cursor.fetchmany(_CHUNK):
+                yield rows
 
     def leaf_hashes(self, start: int, end: int | None = None) -> Iterator[tuple[int, bytes]]:
         """Yield ``(index, leaf_hash)`` in index order."""

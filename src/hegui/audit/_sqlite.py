@@ -14,12 +14,13 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 from hegui.audit._errors import AuditError
 from hegui.audit._store import register_store
-from hegui.audit._types import LeafRow, SignedTreeHead, from_us, to_us
+from hegui.audit._types import LeafRow, NewLeaf, SignedTreeHead, from_us, to_us
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_leaves (
@@ -56,6 +57,7 @@ CREATE TABLE IF NOT EXISTS audit_holds (
 _LEAF_COLUMNS = "idx, leaf_hash, data, kind, time_us, request_id"
 _HEAD_COLUMNS = "tree_size, root_hash, timestamp_us, key_id, scheme, signature"
 _CHUNK = 10_000
+_MAX_ROWS_PER_INSERT = 500
 
 
 def _head(row: tuple[Any, ...]) -> SignedTreeHead:
@@ -67,19 +69,33 @@ def _leaf(row: tuple[Any, ...]) -> LeafRow:
     return LeafRow(row[0], bytes(row[1]), data, row[3], row[4], row[5])
 
 
+@lru_cache(maxsize=64)
+def _insert_leaves_sql(rows: int) -> str:
+    values = ",".join(["(?, ?, ?, ?, ?, ?)"] * rows)
+    return f"INSERT INTO audit_leaves ({_LEAF_COLUMNS}) VALUES {values}"
+
+
 class _SqliteWriter:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, rows_per_insert: int) -> None:
         self._conn = conn
+        self._rows_per_insert = rows_per_insert
 
     def state(self) -> tuple[int, bytes]:
         row = self._conn.execute("SELECT tree_size, frontier FROM audit_state").fetchone()
         return int(row[0]), bytes(row[1])
 
-    def insert_leaves(self, rows: Sequence[LeafRow]) -> None:
-        self._conn.executemany(
-            f"INSERT INTO audit_leaves ({_LEAF_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-            [(r.index, r.leaf_hash, r.data, r.kind, r.time_us, r.request_id) for r in rows],
-        )
+    def insert_leaves(self, rows: Sequence[NewLeaf]) -> None:
+        """Insert with multi-row ``INSERT ... VALUES (...), (...)``: one statement per chunk.
+
+        ``executemany`` steps once per row, and each step releases and retakes the GIL;
+        under many appending threads every retake can wait a whole switch interval.
+        """
+        step = self._rows_per_insert
+        for start in range(0, len(rows), step):
+            chunk = rows[start : start + step]
+            self._conn.execute(
+                _insert_leaves_sql(len(chunk)), [value for row in chunk for value in row]
+            )
 
     def insert_head(self, head: SignedTreeHead) -> None:
         self._conn.execute(
@@ -109,6 +125,8 @@ class SqliteStore:
         self._lock = threading.Lock()
         try:
             self._writer = self._connect()
+            variables = self._writer.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+            self._rows_per_insert = max(1, min(_MAX_ROWS_PER_INSERT, variables // 6))
             self._writer.execute("PRAGMA journal_mode=WAL")
             self._writer.executescript(_SCHEMA)
         except sqlite3.Error as exc:
@@ -129,7 +147,7 @@ class SqliteStore:
             conn = self._writer
             conn.execute("BEGIN IMMEDIATE")
             try:
-                yield _SqliteWriter(conn)
+                yield _SqliteWriter(conn, self._rows_per_insert)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -151,6 +169,20 @@ class SqliteStore:
             while rows := cursor.fetchmany(_CHUNK):
                 for row in rows:
                     yield LeafRow(row[0], row[1], row[2], row[3], row[4], row[5])
+
+    def leaf_chunks(
+        self, start: int = 0, end: int | None = None
+    ) -> Iterator[list[tuple[int, bytes, bytes | None]]]:
+        """Yield raw ``(index, leaf_hash, data)`` rows in index order, in chunks."""
+        stop = end if end is not None else 2**62
+        with self._read() as conn:
+            cursor = conn.execute(
+                "SELECT idx, leaf_hash, data FROM audit_leaves WHERE idx >= ? AND idx < ?"
+                " ORDER BY idx",
+                (start, stop),
+            )
+            while rows := cursor.fetchmany(_CHUNK):
+                yield rows
 
     def leaf_hashes(self, start: int, end: int | None = None) -> Iterator[tuple[int, bytes]]:
         """Yield ``(index, leaf_hash)`` in index order."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hegui.audit._errors import AuditError
-from hegui.audit._types import LeafRow, SignedTreeHead
+from hegui.audit._types import LeafRow, NewLeaf, SignedTreeHead
 
 
 class StoreWriter(Protocol):
@@ -18,8 +18,11 @@ class StoreWriter(Protocol):
         """Return the committed tree size and its serialised frontier, locked for update."""
         ...
 
-    def insert_leaves(self, rows: Sequence[LeafRow]) -> None:
-        """Insert new leaves (their indices follow the current size)."""
+    def insert_leaves(self, rows: Sequence[NewLeaf]) -> None:
+        """Insert new leaves, ``(index, leaf_hash, data, kind, time_us, request_id)`` each.
+
+        Their indices follow the current size.
+        """
         ...
 
     def insert_head(self, head: SignedTreeHead) -> None:
@@ -42,6 +45,15 @@ class LedgerStore(Protocol):
 
     def iter_leaves(self, start: int = 0, end: int | None = None) -> Iterator[LeafRow]:
         """Yield stored leaves in index order (rows as they are, gaps and all)."""
+        ...
+
+    def leaf_chunks(
+        self, start: int = 0, end: int | None = None
+    ) -> Iterator[Sequence[tuple[int, bytes, bytes | None]]]:
+        """Yield raw ``(index, leaf_hash, data)`` rows in index order, a large chunk at a time.
+
+        The fast path of ``verify``: no object per row, just the driver's tuples.
+        """
         ...
 
     def leaf_hashes(self, start: int, end: int | None = None) -> Iterator[tuple[int, bytes]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hegui.audit._keys import Keyring, Scheme
@@ -13,10 +13,13 @@ from hegui.audit._records import canonical_json
 STH_VERSION = "hegui-sth/1"
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def to_us(moment: datetime) -> int:
-    """Return microseconds since the Unix epoch of an aware datetime."""
-    delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    """Return microseconds since the Unix epoch of an aware datetime (exact, no float)."""
+    return (moment - _EPOCH) // _MICROSECOND
 
 
 def from_us(micros: int) -> datetime:
@@ -139,6 +142,10 @@ class LeafRow:
     kind: str
     time_us: int
     request_id: str | None = None
+
+
+NewLeaf = tuple[int, bytes, bytes, str, int, str | None]
+"""A leaf being written, as the driver takes it: ``LeafRow``'s fields in order, a tuple."""
 
 
 @dataclass(frozen=True)
