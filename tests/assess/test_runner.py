@@ -219,3 +219,27 @@ def test_cli_exit_codes_and_bad_target(bank: Path, tmp_path: Path) -> None:
     assert (tmp_path / "cli" / "summary.json").exists()
     res = runner.invoke(app, ["assess", "--target", "ftp://x", "--bank", str(bank)])
     assert res.exit_code == 2 and "unknown target scheme" in res.stderr
+
+
+def test_run_is_recorded_in_the_audit_ledger(
+    bank: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hegui.assess._runner import record_run
+    from hegui.audit import open_ledger
+
+    monkeypatch.delenv("HEGUI_DATABASE_URL", raising=False)
+    data = tmp_path / "data"
+    res = CliRunner().invoke(app, ["audit", "keygen", "--out", str(data / "keys")])
+    assert res.exit_code == 0, res.output
+    result = run("python:fake_targets:refuses", bank, tmp_path / "run")
+    line = record_run(result, POLICY, data_dir=data)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["ledger"]["index"] == 0 and "ledger index 0" in line
+    ledger = open_ledger(data_dir=data, need_signer=False)
+    try:
+        assert ledger.verify().ok
+        stored = ledger.read(0)
+    finally:
+        ledger.close()
+    text = json.dumps(stored.record if hasattr(stored, "record") else stored.__dict__, default=str)
+    assert "assessment" in text and result.summary["verdict"] in text

@@ -275,3 +275,48 @@ async def run_assessment(
 
     await asyncio.to_thread(write)
     return RunResult(out_dir, summary, results)
+
+
+def record_run(
+    result: RunResult, policy: Policy, db: str | None = None, data_dir: Path | None = None
+) -> str:
+    """Append the run to the audit ledger (kind ``assessment``).
+
+    The record holds the verdict, the checks and SHA-256 digests of summary.json and
+    records.jsonl; the receipt is noted in summary.json. Returns a one-line description.
+    """
+    import hashlib
+
+    from hegui.audit import AuditRecord, RecordKind, open_ledger
+
+    summary_path = result.out_dir / "summary.json"
+    records_path = result.out_dir / "records.jsonl"
+    content = {
+        "target": result.summary.get("target"),
+        "verdict": result.summary["verdict"],
+        "answers": result.summary["answers"],
+        "summary_sha256": hashlib.sha256(summary_path.read_bytes()).hexdigest(),
+        "records_sha256": hashlib.sha256(records_path.read_bytes()).hexdigest(),
+        "out_dir": str(result.out_dir),
+    }
+    record = AuditRecord(
+        kind=RecordKind.ASSESSMENT,
+        policy_id=policy.id,
+        policy_version=policy.version,
+        findings=[{k: c[k] for k in ("name", "value", "passed")} for c in result.summary["checks"]],
+        content=content,
+    )
+    ledger = open_ledger(db, data_dir)
+    try:
+        receipt = ledger.append(record)
+    finally:
+        ledger.close()
+    result.summary["ledger"] = {
+        "index": receipt.index,
+        "leaf_hash": receipt.leaf_hash.hex(),
+        "time": receipt.timestamp.isoformat(),
+    }
+    summary_path.write_text(
+        json.dumps(result.summary, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+    return f"ledger index {receipt.index}, leaf {receipt.leaf_hash.hex()[:16]}…"

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from hegui.assess import SHIPPED_BANKS, BankError, Kind, load_bank
-from hegui.assess._runner import Plan, run_assessment
+from hegui.assess._runner import Plan, record_run, run_assessment
 from hegui.assess._targets import Limits, open_target
 from hegui.cli._common import EXIT_FINDINGS, EXIT_OK, console, fail, policy_or_exit
 
@@ -39,6 +39,12 @@ def assess(
     timeout: Annotated[float, typer.Option(help="Seconds per request.")] = 60.0,
     max_tokens: Annotated[int, typer.Option(help="Longest answer, in tokens.")] = 512,
     resume: Annotated[bool, typer.Option(help="Skip cases already in records.jsonl.")] = False,
+    ledger: Annotated[
+        bool,
+        typer.Option(
+            help="Record the run in the audit ledger (HEGUI_DATABASE_URL or the data dir)."
+        ),
+    ] = False,
 ) -> None:
     """Ask the target the sampled bank questions, judge, write the evidence; exit 0 pass, 1 fail."""
     pol = policy_or_exit(policy)
@@ -92,6 +98,11 @@ def assess(
         )
         table.add_row(c["name"], value, mark)
     console.print(table)
+    if ledger:
+        try:
+            console.print(f"recorded: {record_run(result, pol)}")
+        except Exception as exc:  # the ledger's own errors name what is wrong
+            fail(f"the run finished but could not be recorded in the ledger: {exc}")
     verdict = result.summary["verdict"]
     shown = "[green]PASS[/]" if verdict == "pass" else "[red]FAIL[/]"
     console.print(f"verdict: {shown}  report: {out / 'report.html'}")
