@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hegui.assess._bank import BankItem, Kind
+from hegui.assess._llm_judge import LLMJudge
 from hegui.assess._mutators import apply_mutators
 from hegui.assess._refusal import Outcome, judge_refusal
 from hegui.assess._targets import Reply, Target
@@ -109,6 +110,7 @@ class Judged:
     reason: str = ""
     latency_s: float = 0.0
     time: str = ""
+    llm: dict[str, Any] | None = None  # the optional LLM judge's verdict
 
 
 def judge(case: Case, reply: Reply, scanner: Scanner) -> Judged:
@@ -186,6 +188,7 @@ async def run_cases(
     out_dir: Path,
     resume: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    llm_judge: LLMJudge | None = None,
 ) -> list[Judged]:
     """Ask the target for every case not yet done, judge and record as answers arrive."""
     path, done = await asyncio.to_thread(_prepare, out_dir, resume)
@@ -199,6 +202,9 @@ async def run_cases(
         async def one(case: Case) -> Judged:
             reply = await target.generate(case.messages)
             judged = await asyncio.to_thread(judge, case, reply, scanner)
+            if llm_judge is not None and judged.passed is not None:
+                v = await llm_judge.judge(judged.prompt, judged.answer)
+                judged.llm = {"stance": v.stance.value, "harmful": v.harmful, "reason": v.reason}
             fh.write(json.dumps(judged.__dict__, ensure_ascii=False) + "\n")
             fh.flush()
             if progress:
@@ -232,6 +238,7 @@ async def run_assessment(
     plan: Plan = Plan(),  # noqa: B008 - frozen value
     resume: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    llm_judge: LLMJudge | None = None,
 ) -> RunResult:
     """Sample, ask, judge, and write the run's evidence into ``out_dir``.
 
@@ -260,6 +267,14 @@ async def run_assessment(
         await target.aclose()
     summary = summarize(results, policy, plan.seed, plan.sample_sizes(policy), plan.sample is None)
     summary["target"] = target.name
+    both = [r for r in results if r.llm and r.llm["stance"] != Outcome.UNDECIDED.value]
+    if both:
+        agree = sum(r.llm["stance"] == r.outcome for r in both if r.llm)
+        summary["judges"] = {
+            "llm": llm_judge.name if llm_judge else None,
+            "compared": len(both),
+            "stance_agreement": agree / len(both),
+        }
     summary["plan"] = {
         "seed": plan.seed,
         "langs": list(plan.langs),

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from hegui.assess import SHIPPED_BANKS, BankError, Kind, load_bank
+from hegui.assess._llm_judge import LLMJudge
 from hegui.assess._runner import Plan, record_run, run_assessment
 from hegui.assess._targets import Limits, open_target
 from hegui.cli._common import EXIT_FINDINGS, EXIT_OK, console, fail, policy_or_exit
@@ -39,6 +40,9 @@ def assess(
     timeout: Annotated[float, typer.Option(help="Seconds per request.")] = 60.0,
     max_tokens: Annotated[int, typer.Option(help="Longest answer, in tokens.")] = 512,
     resume: Annotated[bool, typer.Option(help="Skip cases already in records.jsonl.")] = False,
+    llm_judge: Annotated[
+        str | None, typer.Option(help="Also ask a judge model: URL#model (OpenAI-compatible).")
+    ] = None,
     ledger: Annotated[
         bool,
         typer.Option(
@@ -52,6 +56,7 @@ def assess(
         items = load_bank(bank or [SHIPPED_BANKS])
         limits = Limits(concurrency=concurrency, rpm=rpm, timeout_s=timeout, max_tokens=max_tokens)
         tgt = open_target(target, limits)
+        judge_model = LLMJudge(llm_judge) if llm_judge else None
     except (BankError, ValueError) as exc:
         fail(str(exc))
     plan = Plan(
@@ -82,6 +87,7 @@ def assess(
                 plan=plan,
                 resume=resume,
                 progress=step,
+                llm_judge=judge_model,
             )
             result = asyncio.run(job)
         except KeyError as exc:
