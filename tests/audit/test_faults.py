@@ -137,3 +137,28 @@ def test_several_processes_build_one_postgres_tree(
     with Ledger(open_store(PG_URL, schema=pg_schema), Keyring.load(tmp_path / "keys")) as ledger:
         report = ledger.verify()
         assert report.ok and report.tree_size == 50 * writers, report.reason
+
+
+def test_full_disk_fails_loudly_keeps_the_tree_and_resumes(tmp_path: Path) -> None:
+    """SQLite's page limit raises the same SQLITE_FULL a full disk does."""
+    from hegui.audit import SigningKey, write_key
+
+    write_key(SigningKey.generate(), tmp_path / "keys")
+    store = open_store(str(tmp_path / "audit.db"))
+    ledger = Ledger(store, Keyring.load(tmp_path / "keys"))
+    try:
+        for i in range(20):
+            ledger.append(AuditRecord(kind="request", content="x" * 200, request_id=str(i)))
+        pages = store._writer.execute("PRAGMA page_count").fetchone()[0]  # type: ignore[attr-defined]
+        store._writer.execute(f"PRAGMA max_page_count={pages}")  # type: ignore[attr-defined]
+        with pytest.raises(AuditWriteError):
+            for i in range(200):  # fills the last free pages, then fails
+                ledger.append(AuditRecord(kind="request", content="y" * 4000, request_id=f"f{i}"))
+        size_after_failure = ledger.stats().tree_size
+        assert ledger.verify().ok  # nothing half-written
+        store._writer.execute("PRAGMA max_page_count=1073741823")  # type: ignore[attr-defined]
+        receipt = ledger.append(AuditRecord(kind="request", content="z", request_id="after"))
+        assert receipt.index == size_after_failure
+        assert ledger.verify().ok
+    finally:
+        ledger.close()
