@@ -61,8 +61,10 @@ class LocalTarget:
         try:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
+            from transformers.utils import logging as hf_logging
         except ImportError as exc:
             raise RuntimeError(f"{INSTALL_HINT} ({exc})") from None
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         torch.set_num_threads(max(1, os.cpu_count() or 1))
         if self.path.suffix == ".gguf":
             folder, kwargs = str(self.path.parent), {"gguf_file": self.path.name}
