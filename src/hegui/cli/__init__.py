@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from hegui import __version__
-from hegui.cli import assess, audit, bank, classifier, judge, lexicon, policy, scan
+from hegui.cli import assess, audit, bank, classifier, judge, lexicon, policy, scan, serve
 
 app = typer.Typer(
     name="hegui",
@@ -39,6 +39,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(classifier.app, name="classifier")
 scan.register(app)
 assess.register(app)
+serve.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,159 @@
+"""The app factory: ``create_app(config)`` returns a Starlette app with its state."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import AsyncIterator
+
+import httpx
+from anyio import CapacityLimiter
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from hegui import __version__
+from hegui.audit import Ledger, resolve_location
+from hegui.detect import Scanner
+from hegui.gateway._chat import chat_completions
+from hegui.gateway._config import GatewayConfig
+from hegui.gateway._errors import GatewayError
+from hegui.gateway._evidence import Evidence, principal_key
+from hegui.gateway._labels import Labeler
+from hegui.gateway._metrics import Metrics
+from hegui.gateway._openapi import openapi_spec
+from hegui.gateway._state import GatewayState
+from hegui.gateway._upstream import HttpUpstream, LocalUpstream, Upstream, http_client
+from hegui.policy import load_policy
+
+
+def _open_ledger(config: GatewayConfig) -> tuple[Ledger | None, bytes | None]:
+    if not config.has_ledger:
+        return None, None
+    from hegui.audit import open_ledger
+
+    _, directory = resolve_location(config.db_url, config.data_dir)
+    return open_ledger(config.db_url, config.data_dir), principal_key(directory)
+
+
+def _build(state: GatewayState, ledger: Ledger | None) -> None:
+    """Load the policy, scanners, ledger and labeler; on failure set ``state.broken``."""
+    config = state.config
+    try:
+        policy = load_policy(config.policy)
+    except Exception as exc:  # any load failure: serve 503 with the reason, never pass
+        state.broken = f"policy {config.policy!r} could not be loaded: {exc}"
+        return
+    try:
+        state.input_scanner = Scanner.from_policy(policy, "input")
+        state.output_scanner = Scanner.from_policy(policy, "output")
+    except Exception as exc:
+        state.broken = f"a detector of policy {policy.id!r} could not be built: {exc}"
+        return
+    key = None
+    if ledger is None:
+        try:
+            ledger, key = _open_ledger(config)
+            state.owned_ledger = ledger
+        except Exception as exc:  # the reason's type only: store URLs may hold passwords
+            state.broken = f"the audit ledger could not be opened ({type(exc).__name__})"
+            return
+    else:  # an injected ledger: hash principals with the data dir's key, else a fresh one
+        key = principal_key(config.data_dir) if config.data_dir else secrets.token_bytes(32)
+    if policy.labels is None:
+        state.broken = f"policy {policy.id!r} has no label spec; the gateway cannot label answers"
+        return
+    signer = ledger.keyring.signer if ledger is not None else None
+    try:
+        state.labeler = Labeler(
+            policy.labels,
+            config.producer,
+            signer,
+            language=config.label_language,
+            position=config.label_position,
+        )
+    except ValueError as exc:
+        state.broken = str(exc)
+        return
+    state.evidence = Evidence(ledger, policy, key, state.limiter)
+
+
+def _make_upstream(config: GatewayConfig, transport: httpx.AsyncBaseTransport | None) -> Upstream:
+    if config.upstream.startswith("local:"):
+        return LocalUpstream(config.upstream, config.limits.upstream_timeout)
+    key = config.upstream_key.get_secret_value() if config.upstream_key else None
+    client = http_client(config.upstream, key, config.limits.upstream_timeout)
+    if transport is not None:
+        client._transport = transport  # tests: a scripted upstream in process
+    return HttpUpstream(client, config.limits.upstream_timeout)
+
+
+async def _models(request: Request) -> Response:
+    state: GatewayState = request.app.state.gateway
+    try:
+        if state.upstream is None:
+            raise GatewayError(
+                503, "the upstream is not started", "service_unavailable", "upstream_not_started"
+            )
+        return JSONResponse(await state.upstream.models())
+    except GatewayError as exc:
+        return exc.response()
+
+
+async def _healthz(request: Request) -> Response:
+    state: GatewayState = request.app.state.gateway
+    if state.broken is not None or state.upstream is None:
+        reason = state.broken or "upstream not started"
+        return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)
+    return JSONResponse({"status": "ok", "policy": state.config.policy})
+
+
+async def _metrics(request: Request) -> Response:
+    state: GatewayState = request.app.state.gateway
+    return PlainTextResponse(state.metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+async def _openapi(request: Request) -> Response:
+    return JSONResponse(openapi_spec(__version__))
+
+
+def create_app(
+    config: GatewayConfig,
+    *,
+    ledger: Ledger | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Starlette:
+    """Build the gateway app; all its state lives on ``app.state.gateway``.
+
+    ``ledger`` overrides the one named by the config (tests inject a failing one);
+    ``transport`` replaces the upstream client's network transport (a scripted upstream).
+    A policy, detector or ledger that fails to load does not raise: the app starts and
+    answers chat requests with 503 naming the failure.
+    """
+    state = GatewayState(config, Metrics(), CapacityLimiter(config.limits.scan_threads))
+    _build(state, ledger)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        state.upstream = _make_upstream(config, transport)
+        try:
+            yield
+        finally:
+            upstream, state.upstream = state.upstream, None
+            await upstream.aclose()
+            if state.owned_ledger is not None:
+                state.owned_ledger.close()
+
+    app = Starlette(
+        routes=[
+            Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+            Route("/v1/models", _models, methods=["GET"]),
+            Route("/healthz", _healthz, methods=["GET"]),
+            Route("/metrics", _metrics, methods=["GET"]),
+            Route("/openapi.json", _openapi, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.gateway = state
+    return app

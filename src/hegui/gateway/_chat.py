@@ -1,0 +1,225 @@
+"""``POST /v1/chat/completions``: input guard, upstream, output guard, labels, evidence."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from hegui.audit import RecordKind
+from hegui.detect import Action, Finding
+from hegui.gateway._errors import GatewayError, unavailable
+from hegui.gateway._guard import guard_input, guard_output, parse_body
+from hegui.gateway._state import GatewayState, new_response_id, principal_of, wants_unlabeled
+from hegui.gateway._stream import StreamJob, sse, stream_answer
+
+log = logging.getLogger("hegui.gateway")
+JSON = dict[str, Any]
+CONTENT_FILTER = "content_filter"
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise GatewayError(413, "request body too large", "invalid_request_error", "too_large")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise GatewayError(413, "request body too large", "invalid_request_error", "too_large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def count_blocks(state: GatewayState, direction: str, findings: Sequence[Finding]) -> None:
+    """Count one block per detector that blocked."""
+    for name in sorted({f.detector for f in findings if f.action is Action.BLOCK}):
+        state.metrics.inc("hegui_gateway_blocks_total", direction=direction, detector=name)
+
+
+def completion(rid: str, model: str, text: str, finish: str) -> JSON:
+    """A one-choice chat completion (used for refusals)."""
+    return {
+        "id": rid,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": finish,
+            }
+        ],
+    }
+
+
+def refusal(state: GatewayState, rid: str, body: JSON) -> Response:
+    """The answer to a blocked request, per ``refusal_mode``."""
+    config = state.config
+    if config.refusal_mode == "error":
+        return GatewayError(400, config.refusal_text, CONTENT_FILTER, "input_blocked").response()
+    model = str(body.get("model") or "")
+    if body.get("stream"):
+        chunk = {"id": rid, "object": "chat.completion.chunk", "created": int(time.time())}
+        choice = {"index": 0, "delta": {"role": "assistant", "content": config.refusal_text}}
+        events = sse(
+            {**chunk, "model": model, "choices": [{**choice, "finish_reason": CONTENT_FILTER}]}
+        )
+        return Response(events + b"data: [DONE]\n\n", media_type="text/event-stream")
+    return JSONResponse(completion(rid, model, config.refusal_text, CONTENT_FILTER))
+
+
+async def chat_completions(request: Request) -> Response:
+    """The guarded chat endpoint; every failure is an OpenAI-style error, never a trace."""
+    state: GatewayState = request.app.state.gateway
+    status = 500
+    try:
+        response = await _chat(request, state)
+        status = response.status_code
+        return response
+    except GatewayError as exc:
+        status = exc.status
+        if exc.type == "upstream_error":
+            state.metrics.inc("hegui_gateway_upstream_errors_total", kind=exc.code)
+        return exc.response()
+    except Exception:  # unexpected: refuse, keep the reason in the server log only
+        log.exception("chat request failed")
+        status = 503
+        return unavailable("internal gateway error; request refused (fail closed)").response()
+    finally:
+        state.metrics.inc("hegui_gateway_requests_total", route="chat", status=str(status))
+
+
+async def _scan_input(state: GatewayState, body: JSON) -> Any:
+    scanner = state.ready()[0]
+    try:
+        return await anyio.to_thread.run_sync(guard_input, scanner, body, limiter=state.limiter)
+    except GatewayError:
+        raise
+    except Exception:
+        log.exception("input detector failed")
+        raise unavailable(
+            "a detector failed; request refused (fail closed)", "detector_error"
+        ) from None
+
+
+async def _chat(request: Request, state: GatewayState) -> Response:
+    started = time.perf_counter()
+    _, _, labeler, evidence, upstream = state.ready()
+    body = parse_body(
+        await read_body(request, state.config.limits.max_body_bytes), state.config.limits
+    )
+    rid = new_response_id()
+    who = principal_of(request, body)
+    verdict = await _scan_input(state, body)
+    await evidence.record(RecordKind.REQUEST, rid, who, {"texts": verdict.texts}, verdict.findings)
+    if verdict.blocked:
+        count_blocks(state, "input", verdict.findings)
+        await evidence.record(RecordKind.BLOCK, rid, who, {"direction": "input"}, verdict.findings)
+        return refusal(state, rid, body)
+    unlabeled = wants_unlabeled(request, who, state.config)
+    if unlabeled:
+        await evidence.record(RecordKind.LABEL, rid, who, {"unlabeled_output": True})
+    label = labeler.implicit(rid)
+    headers = {"X-AIGC": labeler.header(label)}
+    forward = {**body, "stream": bool(body.get("stream"))}
+    if forward["stream"]:
+        forward.pop("stream_options", None)
+        stream = await upstream.open_stream(forward)
+        job = StreamJob(state, rid, who, str(body.get("model") or ""), label, unlabeled)
+        return StreamingResponse(
+            stream_answer(job, stream), media_type="text/event-stream", headers=headers
+        )
+    up_start = time.perf_counter()
+    data = await upstream.complete(forward)
+    up_time = time.perf_counter() - up_start
+    await _guard_answer(state, data, rid, who, unlabeled=unlabeled)
+    data["id"] = rid
+    data[labeler.spec.implicit.field_name.lower()] = label
+    state.metrics.observe_latency(time.perf_counter() - started - up_time)
+    return JSONResponse(data, headers=headers)
+
+
+def _choices(data: JSON) -> list[JSON]:
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not all(
+        isinstance(c, dict) and isinstance(c.get("message"), dict) for c in choices
+    ):
+        raise GatewayError(
+            502, "upstream sent a malformed completion", "upstream_error", "bad_gateway"
+        )
+    return choices
+
+
+def _answer_texts(message: JSON) -> tuple[str, list[str]]:
+    content = message.get("content") or ""
+    if not isinstance(content, str):
+        raise GatewayError(502, "upstream sent non-text content", "upstream_error", "bad_gateway")
+    args = []
+    for call in message.get("tool_calls") or []:
+        fn = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(fn, dict):
+            raise GatewayError(
+                502, "upstream sent a malformed tool call", "upstream_error", "bad_gateway"
+            )
+        args += [str(fn.get("name") or ""), str(fn.get("arguments") or "")]
+    return content, args
+
+
+def _scan_answer(state: GatewayState, data: JSON) -> list[tuple[str, str, list[Finding], bool]]:
+    scanner = state.ready()[1]
+    out = []
+    for choice in _choices(data):
+        content, args = _answer_texts(choice["message"])
+        shown, found, blocked = guard_output(scanner, content)
+        for text in args:
+            more = scanner.scan(text)
+            found += more
+            blocked = blocked or any(f.action is Action.BLOCK for f in more)
+        out.append((content, shown, found, blocked))
+    return out
+
+
+async def _guard_answer(
+    state: GatewayState, data: JSON, rid: str, who: str, *, unlabeled: bool
+) -> None:
+    """Scan, mask or replace every choice in place; record the answer and any block."""
+    try:
+        results = await anyio.to_thread.run_sync(_scan_answer, state, data, limiter=state.limiter)
+    except GatewayError:
+        raise
+    except Exception:
+        log.exception("output detector failed")
+        raise unavailable(
+            "a detector failed; answer withheld (fail closed)", "detector_error"
+        ) from None
+    _, _, labeler, evidence, _ = state.ready()
+    all_found: list[Finding] = []
+    any_block = False
+    for choice, (received, shown, found, blocked) in zip(data["choices"], results, strict=True):
+        message = choice["message"]
+        all_found += found
+        if blocked:
+            any_block = True
+            message.pop("tool_calls", None)
+            message["content"] = state.config.refusal_text
+            choice["finish_reason"] = CONTENT_FILTER
+        elif not unlabeled:
+            message["content"] = labeler.prefix() + shown + labeler.suffix()
+        else:
+            message["content"] = shown
+        choice["_received"] = received
+    sent = [
+        {"received": c.pop("_received"), "sent": c["message"]["content"]} for c in data["choices"]
+    ]
+    await evidence.record(RecordKind.RESPONSE, rid, who, {"choices": sent}, all_found)
+    if any_block:
+        count_blocks(state, "output", all_found)
+        await evidence.record(RecordKind.BLOCK, rid, who, {"direction": "output"}, all_found)

@@ -1,0 +1,72 @@
+"""Gateway configuration: one pydantic model, every field documented."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+DEFAULT_REFUSAL = "抱歉，该请求涉及违规内容，无法提供。Sorry, this request cannot be answered."
+
+
+class GatewayLimits(BaseModel):
+    """Hard limits on what a request may cost; breaking one is a 4xx, never a pass."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_body_bytes: int = Field(default=1 << 20, gt=0)
+    """Largest request body accepted, in bytes (413 beyond it)."""
+    max_messages: int = Field(default=256, gt=0)
+    """Most chat messages in one request (400 beyond it)."""
+    stream_max_seconds: float = Field(default=300.0, gt=0)
+    """Longest a streamed answer may run before the gateway ends it."""
+    upstream_timeout: float = Field(default=60.0, gt=0)
+    """Seconds to wait for the upstream (connect, and between bytes); 504 on expiry."""
+    scan_threads: int = Field(default=4, gt=0)
+    """Worker threads shared by scans and ledger appends (one pool for the app)."""
+
+
+class GatewayConfig(BaseModel):
+    """Everything ``create_app`` needs; build it from the CLI or in code."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    upstream: str
+    """OpenAI-compatible base URL (``http://host:port`` or ``.../v1``) or ``local:smollm2``."""
+    upstream_key: SecretStr | None = None
+    """Bearer key sent to the upstream (never logged, never echoed in errors)."""
+    policy: str = "cn"
+    """Policy pack name (``cn``) or path to a pack folder."""
+    data_dir: Path | None = None
+    """Ledger data directory (SQLite ``audit.db`` and ``keys/``); ``None`` with no
+    ``db_url`` means no ledger (and no label signature)."""
+    db_url: str | None = None
+    """Ledger store URL (``postgresql://...``); overrides the SQLite file in ``data_dir``."""
+    producer: str = "hegui"
+    """ContentProducer code written into the implicit label (the provider's code)."""
+    refusal_mode: Literal["error", "completion"] = "error"
+    """How a blocked request is answered: OpenAI-style 400 error, or a refusal completion."""
+    refusal_text: str = DEFAULT_REFUSAL
+    """The refusal shown to the user (the pack carries no refusal wording yet)."""
+    label_position: Literal["start", "end"] | None = None
+    """Where the explicit text label goes; ``None`` takes the pack's position."""
+    label_language: Literal["zh", "en"] = "zh"
+    """Which of the pack's label wordings to add."""
+    allow_unlabeled: frozenset[str] = frozenset()
+    """Principals (API key or ``user``) who may ask for answers without the explicit label
+    (header ``X-Hegui-Unlabeled: 1``); the implicit label is always added."""
+    limits: GatewayLimits = GatewayLimits()
+    """Body, message, time and thread limits."""
+
+    @field_validator("upstream")
+    @classmethod
+    def _upstream_known(cls, value: str) -> str:
+        if value.startswith(("http://", "https://")) or value == "local:smollm2":
+            return value
+        raise ValueError(f"upstream must be an http(s) URL or local:smollm2, got {value!r}")
+
+    @property
+    def has_ledger(self) -> bool:
+        """Whether evidence is written (a data dir or a database URL is set)."""
+        return self.data_dir is not None or self.db_url is not None

@@ -1,0 +1,98 @@
+"""Evidence: requests, answers and blocks appended to the audit ledger, or refused.
+
+An append that fails raises ``GatewayError`` 503: the gateway never serves a request
+it could not record (fail closed). Principals are keyed hashes.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+from anyio import CapacityLimiter
+
+from hegui.audit import (
+    PRINCIPAL_KEY_ENV,
+    AuditError,
+    AuditRecord,
+    Ledger,
+    RecordKind,
+    hash_principal,
+    load_secret_key,
+    new_secret_key,
+)
+from hegui.detect import Finding
+from hegui.gateway._errors import unavailable
+from hegui.policy import Policy
+
+PRINCIPAL_KEY_FILE = "principal.key"
+
+
+def principal_key(data_dir: Path | None) -> bytes:
+    """The key that hashes principals: env, ``<data dir>/principal.key``, or a new file."""
+    path = None if data_dir is None else data_dir / PRINCIPAL_KEY_FILE
+    key = load_secret_key(path, PRINCIPAL_KEY_ENV)
+    if key is not None:
+        return key
+    if path is None:
+        raise AuditError(f"no principal key: set ${PRINCIPAL_KEY_ENV} or use a data dir")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("x", encoding="ascii") as handle:  # never overwrite an existing key
+        handle.write(new_secret_key() + "\n")
+    path.chmod(0o600)
+    key = load_secret_key(path, PRINCIPAL_KEY_ENV)
+    assert key is not None
+    return key
+
+
+class Evidence:
+    """Writes records to a ledger in worker threads; ``None`` ledger writes nothing."""
+
+    def __init__(
+        self, ledger: Ledger | None, policy: Policy, key: bytes | None, limiter: CapacityLimiter
+    ) -> None:
+        self.ledger = ledger
+        self.policy = policy
+        self.key = key
+        self.limiter = limiter
+
+    @property
+    def enabled(self) -> bool:
+        """Whether a ledger is configured."""
+        return self.ledger is not None
+
+    def principal(self, who: str) -> str | None:
+        """The keyed hash of a principal (``None`` without a ledger)."""
+        return None if self.key is None else hash_principal(who, self.key)
+
+    async def record(
+        self,
+        kind: RecordKind,
+        request_id: str,
+        who: str,
+        content: Any,
+        findings: Sequence[Finding] = (),
+    ) -> None:
+        """Append one record; 503 if the ledger fails."""
+        if self.ledger is None:
+            return
+        record = AuditRecord(
+            kind=kind,
+            request_id=request_id,
+            principal=self.principal(who),
+            policy_id=self.policy.id,
+            policy_version=self.policy.version,
+            findings=[f.to_dict() for f in findings],  # type: ignore[misc]
+            content=content,
+        )
+        append = functools.partial(self.ledger.append, record)
+        try:
+            await anyio.to_thread.run_sync(append, limiter=self.limiter)
+        except Exception:  # any ledger failure refuses the request; the reason stays local
+            raise unavailable(
+                "the audit ledger cannot record this request; refused (fail closed)",
+                "audit_unavailable",
+            ) from None

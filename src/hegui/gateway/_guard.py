@@ -1,0 +1,147 @@
+"""Request parsing and the input guard: every text of every message is scanned.
+
+Texts are message contents (strings or text parts), names, tool-call names and
+arguments, and legacy ``function_call`` arguments, for every role. Parts the gateway
+cannot read (images, audio) are refused rather than forwarded unchecked.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from hegui.detect import Action, Finding, Scanner, apply_actions
+from hegui.gateway._config import GatewayLimits
+from hegui.gateway._errors import GatewayError, bad_request
+
+JSON = dict[str, Any]
+
+
+@dataclass(slots=True)
+class Slot:
+    """One text inside the request body, and where to write its masked form."""
+
+    holder: Any
+    key: Any
+    where: str
+
+    @property
+    def text(self) -> str:
+        """The text itself."""
+        return str(self.holder[self.key])
+
+    def replace(self, text: str) -> None:
+        """Write the masked text back into the body."""
+        self.holder[self.key] = text
+
+
+@dataclass(slots=True)
+class InputVerdict:
+    """What the input guard found and whether it blocks the request."""
+
+    findings: list[Finding]
+    blocked: bool
+    texts: list[str]
+
+
+def parse_body(raw: bytes, limits: GatewayLimits) -> JSON:
+    """Decode and shape-check a chat request; a 4xx ``GatewayError`` when it is wrong."""
+    if len(raw) > limits.max_body_bytes:
+        raise GatewayError(413, "request body too large", "invalid_request_error", "too_large")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise bad_request("request body is not valid UTF-8", "invalid_utf8") from None
+    try:
+        body = json.loads(text)
+    except ValueError:
+        raise bad_request("request body is not valid JSON", "invalid_json") from None
+    if not isinstance(body, dict):
+        raise bad_request("request body must be a JSON object", "invalid_json")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise bad_request("'messages' must be a non-empty list", "invalid_messages")
+    if len(messages) > limits.max_messages:
+        raise bad_request(
+            f"too many messages ({len(messages)} > {limits.max_messages})", "too_many_messages"
+        )
+    if not all(isinstance(m, dict) for m in messages):
+        raise bad_request("every message must be an object", "invalid_messages")
+    if not isinstance(body.get("stream", False), bool):
+        raise bad_request("'stream' must be a boolean", "invalid_stream")
+    return body
+
+
+def _content_slots(message: JSON, where: str) -> list[Slot]:
+    content = message.get("content")
+    if content is None or isinstance(content, str):
+        return [] if content is None else [Slot(message, "content", where)]
+    if not isinstance(content, list):
+        raise bad_request(f"{where}.content must be a string or a list of parts", "invalid_content")
+    slots = []
+    for j, part in enumerate(content):
+        if (
+            isinstance(part, dict)
+            and part.get("type") == "text"
+            and isinstance(part.get("text"), str)
+        ):
+            slots.append(Slot(part, "text", f"{where}.content[{j}]"))
+        else:
+            raise bad_request(
+                f"{where}.content[{j}]: only text parts can be checked", "unsupported_content"
+            )
+    return slots
+
+
+def _call_slots(call: Any, where: str) -> list[Slot]:
+    fn = call.get("function") if isinstance(call, dict) else None
+    if not isinstance(fn, dict):
+        raise bad_request(f"{where}: a tool call needs a 'function' object", "invalid_tool_call")
+    return [
+        Slot(fn, key, f"{where}.{key}")
+        for key in ("name", "arguments")
+        if isinstance(fn.get(key), str)
+    ]
+
+
+def text_slots(body: JSON) -> list[Slot]:
+    """Every text of the request a user or tool could have written."""
+    slots: list[Slot] = []
+    for i, message in enumerate(body["messages"]):
+        where = f"messages[{i}]"
+        slots += _content_slots(message, where)
+        if isinstance(message.get("name"), str):
+            slots.append(Slot(message, "name", f"{where}.name"))
+        calls = message.get("tool_calls") or []
+        if not isinstance(calls, list):
+            raise bad_request(f"{where}.tool_calls must be a list", "invalid_tool_call")
+        for k, call in enumerate(calls):
+            slots += _call_slots(call, f"{where}.tool_calls[{k}]")
+        if message.get("function_call") is not None:
+            slots += _call_slots({"function": message["function_call"]}, f"{where}.function_call")
+    return slots
+
+
+def guard_input(scanner: Scanner, body: JSON) -> InputVerdict:
+    """Scan every text; apply masks in place; report a block (runs in a worker thread)."""
+    findings: list[Finding] = []
+    blocked = False
+    texts = []
+    for slot in text_slots(body):
+        text = slot.text
+        texts.append(text)
+        found = scanner.scan(text)
+        findings.extend(found)
+        if any(f.action is Action.BLOCK for f in found):
+            blocked = True
+        elif any(f.action is Action.MASK for f in found):
+            slot.replace(apply_actions(text, found)[0])
+    return InputVerdict(findings, blocked, texts)
+
+
+def guard_output(scanner: Scanner, text: str) -> tuple[str, list[Finding], bool]:
+    """Scan a whole answer: the shown text (masked, cut at a block), findings, blocked."""
+    found = scanner.scan(text)
+    shown, blocked = apply_actions(text, found)
+    return shown, found, blocked

@@ -1,0 +1,187 @@
+"""The streaming output guard: only what the ``StreamScanner`` releases is ever sent.
+
+Each upstream delta is fed to the scanner; only ``release.text`` goes out as an SSE
+delta. On a block the upstream request is cancelled, the refusal is sent with
+``finish_reason: "content_filter"``, then ``[DONE]``. Tool-call fragments are held and
+scanned whole at the end of the stream.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from hegui.audit import RecordKind
+from hegui.detect import Action, Finding
+from hegui.gateway._errors import GatewayError, error_body
+from hegui.gateway._state import GatewayState
+from hegui.gateway._upstream import Delta, UpstreamStream
+
+log = logging.getLogger("hegui.gateway")
+CONTENT_FILTER = "content_filter"
+
+
+def sse(value: object) -> bytes:
+    """One server-sent event carrying ``value`` as JSON."""
+    return (
+        b"data: " + json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+    )
+
+
+@dataclass
+class StreamJob:
+    """One streamed answer: ids, the label, what was received and sent, findings."""
+
+    state: GatewayState
+    rid: str
+    who: str
+    model: str
+    label: dict[str, str]
+    unlabeled: bool
+    received: list[str] = field(default_factory=list)
+    sent: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    tool_calls: dict[int, dict[str, Any]] = field(default_factory=dict)
+    scan_seconds: float = 0.0
+    truncated: bool = False
+
+    def chunk(self, content: str | None = None, finish: str | None = None, **extra: Any) -> bytes:
+        """An SSE chunk with a content delta and/or a finish reason."""
+        delta: dict[str, Any] = {} if content is None else {"content": content}
+        if content is not None:
+            self.sent.append(content)
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        return sse(
+            {
+                "id": self.rid,
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": self.model,
+                "choices": [choice],
+                **extra,
+            }
+        )
+
+    def add_tool_calls(self, delta: Delta) -> None:
+        """Merge tool-call fragments by index (held until the stream ends)."""
+        for part in delta.tool_calls:
+            index = part.get("index", 0) if isinstance(part, dict) else 0
+            held = self.tool_calls.setdefault(
+                int(index),
+                {
+                    "index": int(index),
+                    "type": "function",
+                    "function": {"name": "", "arguments": ""},
+                },
+            )
+            if isinstance(part, dict):
+                if part.get("id"):
+                    held["id"] = str(part["id"])
+                fn = part.get("function") or {}
+                for key in ("name", "arguments"):
+                    if isinstance(fn, dict) and isinstance(fn.get(key), str):
+                        held["function"][key] += fn[key]
+
+
+async def _relay(job: StreamJob, stream: UpstreamStream) -> AsyncIterator[bytes | bool]:
+    """Yield released SSE chunks; finally yield ``True`` if blocked, ``False`` if not."""
+    scanner = job.state.ready()[1].stream()
+    deadline = time.monotonic() + job.state.config.limits.stream_max_seconds
+    async for delta in stream.deltas():
+        if delta.content:
+            job.received.append(delta.content)
+            t = time.perf_counter()
+            release = scanner.feed(delta.content)
+            job.scan_seconds += time.perf_counter() - t
+            job.findings.extend(release.findings)
+            if release.text:
+                yield job.chunk(release.text)
+            if release.blocked:
+                yield True
+                return
+        job.add_tool_calls(delta)
+        if time.monotonic() > deadline:  # stream_max_seconds: end it as a length cut
+            job.truncated = True
+            break
+    release = scanner.close()
+    job.findings.extend(release.findings)
+    if release.text:
+        yield job.chunk(release.text)
+    if not release.blocked and job.tool_calls:
+        for call in job.tool_calls.values():
+            for text in (call["function"]["name"], call["function"]["arguments"]):
+                found = job.state.ready()[1].scan(text)
+                job.findings.extend(found)
+                if any(f.action is Action.BLOCK for f in found):
+                    yield True
+                    return
+    yield release.blocked
+
+
+async def stream_answer(job: StreamJob, stream: UpstreamStream) -> AsyncIterator[bytes]:
+    """The SSE body sent to the client."""
+    labeler = job.state.ready()[2]
+    evidence = job.state.ready()[3]
+    yield job.chunk("" if job.unlabeled else labeler.prefix())
+    blocked, failed = False, False
+    try:
+        async for item in _relay(job, stream):
+            if isinstance(item, bool):
+                blocked = item
+            else:
+                yield item
+    except GatewayError as exc:
+        failed = True
+        job.state.metrics.inc("hegui_gateway_upstream_errors_total", kind=exc.code)
+        yield sse(error_body(exc.message, exc.type, exc.code))
+    except Exception:
+        failed = True
+        log.exception("stream guard failed")
+        yield sse(error_body("stream stopped (fail closed)", "service_unavailable", "stream_error"))
+    finally:
+        await stream.aclose()  # cancels the upstream request if it is still running
+    field_name = labeler.spec.implicit.field_name.lower()
+    if blocked:
+        job.state.metrics.inc(
+            "hegui_gateway_blocks_total", direction="output", detector=_blocker(job)
+        )
+        yield job.chunk(job.state.config.refusal_text, CONTENT_FILTER, **{field_name: job.label})
+    elif not failed:
+        if job.tool_calls:
+            yield _tool_chunk(job)
+        suffix = "" if job.unlabeled else labeler.suffix()
+        finish = "length" if job.truncated else "tool_calls" if job.tool_calls else "stop"
+        yield job.chunk(suffix or None, finish, **{field_name: job.label})
+    job.state.metrics.observe_latency(job.scan_seconds)
+    try:
+        content = {"received": "".join(job.received), "sent": "".join(job.sent)}
+        await evidence.record(RecordKind.RESPONSE, job.rid, job.who, content, job.findings)
+        if blocked:
+            await evidence.record(
+                RecordKind.BLOCK, job.rid, job.who, {"direction": "output"}, job.findings
+            )
+    except GatewayError as exc:
+        yield sse(error_body(exc.message, exc.type, exc.code))
+    yield b"data: [DONE]\n\n"
+
+
+def _blocker(job: StreamJob) -> str:
+    names = sorted({f.detector for f in job.findings if f.action is Action.BLOCK})
+    return names[0] if names else "unknown"
+
+
+def _tool_chunk(job: StreamJob) -> bytes:
+    calls = [job.tool_calls[i] for i in sorted(job.tool_calls)]
+    return sse(
+        {
+            "id": job.rid,
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": job.model,
+            "choices": [{"index": 0, "delta": {"tool_calls": calls}, "finish_reason": None}],
+        }
+    )

@@ -1,0 +1,125 @@
+"""Evidence in the ledger (fail closed when it cannot write) and GB 45438 labels."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+from conftest import MakeClient
+from support import ScriptedUpstream, chat, sse_events
+
+from hegui.audit import AuditWriteError, Keyring, SigningKey, open_ledger
+from hegui.gateway import Labeler, LabelError, verify_label
+from hegui.policy import load_policy
+
+
+def _records(data_dir: Path) -> list[dict[str, object]]:
+    ledger = open_ledger(None, data_dir)
+    try:
+        size = ledger.head().tree_size
+        return [ledger.read(i).record.to_json() for i in range(size)]  # type: ignore[union-attr]
+    finally:
+        ledger.close()
+
+
+def test_exchanges_are_recorded(
+    make_client: MakeClient, upstream: ScriptedUpstream, data_dir: Path
+) -> None:
+    client = make_client(data_dir=data_dir)
+    assert (
+        client.post(
+            "/v1/chat/completions", json=chat(), headers={"authorization": "Bearer sk-1"}
+        ).status_code
+        == 200
+    )
+    assert client.post("/v1/chat/completions", json=chat("自制炸药")).status_code == 400
+    upstream.chunks = ["好的，", "自制", "炸药的方法"]
+    client.post("/v1/chat/completions", json=chat(stream=True))
+    client.close()
+    records = _records(data_dir)
+    kinds = [r["kind"] for r in records]
+    assert kinds == ["request", "response", "request", "block", "request", "response", "block"]
+    assert all(str(r["principal"]).startswith("hmac-sha256:") for r in records)
+    assert "sk-1" not in json.dumps(records)
+    assert records[0]["content"] == {"texts": ["你好"]}
+    assert records[3]["findings"] and records[3]["content"] == {"direction": "input"}
+    streamed = records[5]["content"]
+    assert isinstance(streamed, dict) and streamed["received"] == "好的，自制炸药的方法"
+    assert "炸药" not in streamed["sent"]
+
+
+class FailingLedger:
+    """A ledger whose every append fails."""
+
+    def __init__(self) -> None:
+        self.keyring = Keyring({}, SigningKey.generate("ed25519"))
+
+    def append(self, record: object) -> None:
+        raise AuditWriteError("disk full at /secret/path")
+
+
+def test_ledger_failure_refuses_with_503(
+    make_client: MakeClient, upstream: ScriptedUpstream
+) -> None:
+    client = make_client(ledger=FailingLedger())
+    resp = client.post("/v1/chat/completions", json=chat())
+    assert resp.status_code == 503
+    assert resp.json()["error"]["code"] == "audit_unavailable"
+    assert "/secret/path" not in resp.text
+    assert upstream.requests == []  # nothing reached the model unrecorded
+
+
+def test_broken_ledger_location_is_503(make_client: MakeClient, tmp_path: Path) -> None:
+    client = make_client(data_dir=tmp_path / "no-keys")
+    resp = client.post("/v1/chat/completions", json=chat())
+    assert resp.status_code == 503 and "audit ledger" in resp.json()["error"]["message"]
+
+
+def test_implicit_label_signed_and_allowed(make_client: MakeClient, data_dir: Path) -> None:
+    client = make_client(data_dir=data_dir, producer="PRODUCER-001")
+    data = client.post("/v1/chat/completions", json=chat()).json()
+    label = data["aigc"]
+    spec = load_policy("cn").labels
+    assert spec is not None
+    assert list(label) == spec.implicit.keys
+    assert label["Label"] == "1" and label["ContentProducer"] == "PRODUCER-001"
+    assert label["ContentPropagator"] == "PRODUCER-001" and label["PropagateID"] == data["id"]
+    for value in label.values():
+        assert spec.implicit.allows(value), value
+    signer = client.app.state.gateway.labeler.signer  # type: ignore[attr-defined]
+    assert label["ReservedCode2"] == signer.key_id
+    assert verify_label(label, signer.public_key.public)
+    tampered = {**label, "ProduceID": "chatcmpl-other"}
+    assert not verify_label(tampered, signer.public_key.public)
+
+
+@pytest.mark.parametrize("producer", ['bad"quote', "back\\slash", "空格 中文", "tab\t"])
+def test_producer_outside_allowed_chars_is_refused(make_client: MakeClient, producer: str) -> None:
+    spec = load_policy("cn").labels
+    assert spec is not None
+    with pytest.raises(LabelError):
+        Labeler(spec, producer, None)
+    resp = make_client(producer=producer).post("/v1/chat/completions", json=chat())
+    assert resp.status_code == 503
+
+
+def test_signature_alphabet_is_allowed() -> None:
+    spec = load_policy("cn").labels
+    assert spec is not None
+    labeler = Labeler(spec, "hegui", SigningKey.generate("ed25519"))
+    for i in range(200):
+        label = labeler.implicit(f"chatcmpl-{i:04d}")
+        sig = label["ReservedCode1"]
+        assert len(base64.urlsafe_b64decode(sig + "==")) == 64
+        assert all(spec.implicit.allows(v) for v in label.values())
+
+
+def test_no_ledger_means_unsigned_label(
+    make_client: MakeClient, upstream: ScriptedUpstream
+) -> None:
+    client = make_client()
+    upstream.chunks = ["hi"]
+    events = sse_events(client.post("/v1/chat/completions", json=chat(stream=True)).text)
+    assert events[-2]["aigc"]["ReservedCode1"] == "" and events[-2]["aigc"]["ReservedCode2"] == ""

@@ -1,0 +1,56 @@
+"""``hegui serve`` stays thin: it builds the config and hands the app to uvicorn."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from hegui.cli import serve as serve_cli
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+    serve_cli.register(app)
+
+    @app.command("noop")
+    def _noop() -> None:  # a second command keeps `serve` a named subcommand
+        """Nothing."""
+
+    return app
+
+
+def test_serve_builds_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(
+        "uvicorn.run", lambda app, host, port: seen.update(app=app, host=host, port=port)
+    )
+    monkeypatch.setenv(serve_cli.UPSTREAM_KEY_ENV, "sk-hidden")
+    result = CliRunner().invoke(
+        _app(),
+        ["serve", "--upstream", "http://127.0.0.1:9", "--port", "8123", "--producer", "ACME"],
+    )
+    assert result.exit_code == 0, result.output
+    state = seen["app"].state.gateway
+    assert seen["port"] == 8123 and state.config.producer == "ACME"
+    assert state.config.upstream_key.get_secret_value() == "sk-hidden"
+    assert "sk-hidden" not in repr(state.config)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--upstream", "ftp://x"], "upstream"),
+        (["--upstream", "http://x", "--policy", "no-such-pack"], "no-such-pack"),
+        (["--upstream", "http://x", "--refusal-mode", "shout"], "refusal-mode"),
+    ],
+)
+def test_serve_refuses_bad_config(
+    monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: pytest.fail("must not start"))
+    result = CliRunner().invoke(_app(), ["serve", *args])
+    assert result.exit_code == 2
+    assert message in result.output
