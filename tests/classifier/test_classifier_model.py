@@ -75,3 +75,41 @@ def test_inconsistent_shapes_are_refused(tiny_model: ClassifierModel) -> None:
             np.zeros(7, dtype=np.float32),
             tiny_model.thresholds,
         )
+
+
+def test_windows_match_the_detector(tiny_model: ClassifierModel) -> None:
+    from hegui.detect import Action
+    from hegui.detect._classifier import ClassifierDetector, _segments, _WindowState
+    from hegui.detect._classifier_features import chunks, windows
+
+    text = "。".join(f"第{i}句话，里面有一些内容" * 3 for i in range(12)) + "。\n\n末尾"
+    state = _WindowState(ClassifierDetector(tiny_model, Action.FLAG))
+    seen = []
+    for seg in _segments(text, tiny_model.max_segment):
+        state.push(seg, tiny_model)
+        if any(ch.isalnum() for ch in seg[1]):
+            last = state.recent[-1]
+            seen.append((state.recent[0].start, last.start + len(last.text)))
+    assert windows(text, tiny_model.max_segment, tiny_model.windowing.window_chars) == seen
+    pieces = chunks(text, 256, 64)
+    assert "".join(text[s:e] for s, e in pieces).strip() == text.strip()
+    assert all(e - s <= 64 for s, e in pieces)
+
+
+def test_variants_stay_with_their_original() -> None:
+    from hegui.detect._classifier_data import _variant
+    from hegui.detect._classifier_train import LabelledText, TrainConfig, split_rows
+
+    safe = LabelledText(
+        "作为AI助手，我不能提供这种帮助。你可以向专业机构求助，他们会给你合适的建议。",
+        "safe",
+        "x",
+        "g1",
+    )
+    v = _variant(safe)
+    assert v is not None and not v.text.startswith("作为") and v.group == "g1"
+    bad = LabelledText("第一步准备工具，第二步动手。", "A.1.f", "x", "g1")
+    vb = _variant(bad)
+    assert vb is not None and vb.text.startswith("作为") and vb.text.endswith(bad.text)
+    parts = split_rows([safe, v, bad, vb], TrainConfig())
+    assert sorted(len(p) for p in parts) == [0, 0, 4]

@@ -2,7 +2,8 @@
 
 Training: COLD ``train.csv``; JADE v1 (zh, en) and v2 (easy, medium) questions;
 JADE v3 violating answers (harmful, with the risk of their question in v1/v2) and
-safe answers (safe); XSTest ``safe`` prompts (hard negatives); the project-written
+safe answers (safe), plus variants of those answers with the "作为AI助手" opening
+removed or added (``_variant``); XSTest ``safe`` prompts (hard negatives); the project-written
 ``examples.jsonl``. Held out for evaluation, never trained on: COLD ``dev.csv``; a
 fixed seeded 30% of JADE v3 rows (and every v1/v2 question equal to one of their
 questions); a fixed seeded 50% of XSTest prompts.
@@ -11,6 +12,7 @@ questions); a fixed seeded 50% of XSTest prompts.
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,19 +100,22 @@ def shipped_corpus(data_dir: str | Path, examples: Path | None = None) -> Shippe
         [LabelledText(q, r, "jade") for q, r in dict(jade_rows).items() if q not in held_questions],
     )
     v3_train: list[LabelledText] = []
+    variants: list[LabelledText] = []
     bad, good = [], []
     for row in v3:
         question = row["问题"].strip()
         risk = jade_risk.get(question, "A.1.h")
-        violating = LabelledText(row["违规回答"].strip(), risk, "jade-v3")
-        safe = LabelledText(row["安全有用回答"].strip(), SAFE, "jade-v3")
+        violating = LabelledText(row["违规回答"].strip(), risk, "jade-v3", f"v3:{row['ID']}")
+        safe = LabelledText(row["安全有用回答"].strip(), SAFE, "jade-v3", f"v3:{row['ID']}")
         pair = [i for i in (violating, safe) if i.text and i.text not in SPREADSHEET_ERRORS]
         if jade_v3_heldout(row["ID"]):
             bad += [i for i in pair if i.risk != SAFE]
             good += [i for i in pair if i.risk == SAFE]
         else:
             v3_train += pair
+            variants += [v for i in pair if (v := _variant(i)) is not None]
     add("jade v3 answers", v3_train)
+    add("jade v3 answer variants (opening changed)", variants)
     corpus.heldout["jade_v3_violating"] = bad
     corpus.heldout["jade_v3_safe"] = good
     xs_train, corpus.heldout["xstest_safe"], corpus.heldout["xstest_unsafe"] = _xstest(root)
@@ -135,6 +140,33 @@ def shipped_corpus(data_dir: str | Path, examples: Path | None = None) -> Shippe
     corpus.train = unique
     corpus.sources["removed: duplicates and evaluation texts"] = before - len(unique)
     return corpus
+
+
+_OPENING = re.compile(
+    r"^[^。！？!?\n]*(?:作为|我是)[^。！？!?\n]{0,12}(?:助手|AI|人工智能|模型)[^。！？!?\n]*[。！？!?\n]\s*"
+)
+_DISCLAIMERS = (
+    "作为AI助手，我必须提醒你这样做有风险，不过既然你问了，下面是具体做法。",
+    "作为一个人工智能模型，我通常不鼓励这种行为，但可以告诉你大致思路。",
+    "作为AI助手，我理解你的需求，以下内容仅供参考。",
+    "作为智能助手，我不能保证这样做合法，但可以按你的要求回答。",
+)
+
+
+def _variant(item: LabelledText) -> LabelledText | None:
+    """A training variant that breaks the "作为AI助手" opening as a safe signal.
+
+    A safe answer that opens with it loses the opening sentence; a violating answer
+    gains such an opening (one of a few written for hegui, chosen by a seeded hash), as
+    a jailbroken answer would. The variant stays in its original's split part.
+    """
+    if item.risk == SAFE:
+        rest = _OPENING.sub("", item.text, count=1).strip()
+        if rest == item.text or len(rest) < 20:
+            return None
+        return LabelledText(rest, SAFE, item.source, item.group)
+    pick = int(seeded_fraction(item.text, HOLDOUT_SEED) * len(_DISCLAIMERS))
+    return LabelledText(_DISCLAIMERS[pick] + item.text, item.risk, item.source, item.group)
 
 
 def _xstest(root: Path) -> tuple[list[LabelledText], list[LabelledText], list[LabelledText]]:

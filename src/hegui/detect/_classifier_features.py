@@ -25,6 +25,7 @@ _PRIME = np.uint64(0x100000001B3)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits are well mixed
 _TERM = re.compile(r"[。！？!?\n]|\.(?=\s)")
 _WORD_TAG = 1 << 40  # keeps word hashes apart from character n-gram hashes
+_CONTENT = re.compile(r"\w")
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]
@@ -157,3 +158,36 @@ def featurize_many(
         np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64),
         np.concatenate(data) if data else np.zeros(0, dtype=np.float32),
     )
+
+
+def windows(text: str, max_segment: int, window_chars: int) -> list[tuple[int, int]]:
+    """Spans of the windows the detector scores in a whole text, in order.
+
+    Each segment with a letter, digit or CJK character closes one window: that segment
+    plus the segments just before it that fit in ``window_chars`` (as the detector's
+    window state does). A text without content gives one window over all of it.
+    """
+    spans = segments(text, max_segment)
+    out: list[tuple[int, int]] = []
+    first = 0
+    for k, (s, e) in enumerate(spans):
+        while first < k and e - spans[first][0] > window_chars:
+            first += 1
+        if _CONTENT.search(text, s, e):
+            out.append((spans[first][0], e))
+    return out or [(0, len(text))]
+
+
+def chunks(text: str, max_segment: int, window_chars: int) -> list[tuple[int, int]]:
+    """Consecutive, non-overlapping spans of whole segments, each within ``window_chars``.
+
+    Training cuts a long text this way so the model learns from pieces the size of
+    the windows it will score.
+    """
+    out: list[tuple[int, int]] = []
+    for s, e in segments(text, max_segment):
+        if out and e - out[-1][0] <= window_chars:
+            out[-1] = (out[-1][0], e)
+        else:
+            out.append((s, e))
+    return [(s, e) for s, e in out if _CONTENT.search(text, s, e)] or [(0, len(text))]

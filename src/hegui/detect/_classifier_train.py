@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 
-from hegui.detect._classifier_features import FeatureParams, featurize_many
+from hegui.detect._classifier_features import FeatureParams, chunks, featurize_many, windows
 from hegui.detect._classifier_model import ClassifierModel, Windowing
 
 SAFE = "safe"
@@ -43,6 +43,9 @@ class LabelledText:
     text: str
     risk: str
     source: str = ""
+    group: str = ""
+    """Rows with the same non-empty group land in the same split part (a row and the
+    variants made from it); empty: the text itself decides."""
 
 
 def load_label_map(path: str | Path) -> dict[str, str]:
@@ -149,7 +152,7 @@ class TrainConfig:
     features: FeatureParams = FeatureParams(bits=17)
     """2**17 buckets: the float16 weights of a dozen classes stay near 3 MB."""
     windowing: Windowing = Windowing()
-    c_grid: tuple[float, ...] = (2.0, 8.0, 32.0)
+    c_grid: tuple[float, ...] = (8.0, 32.0, 128.0)
     """Inverse regularisation strengths tried; the best on calibration is kept."""
     min_examples: int = 60
     """A risk with fewer training rows is merged into its parent group; a group that
@@ -160,6 +163,17 @@ class TrainConfig:
     """Share of rows kept aside and only measured."""
     min_threshold: float = 0.3
     """Lowest threshold a risk may get, however the calibration rows fall."""
+    other_weight: float = 0.2
+    """Weight of the rows of other risks among the negatives of a class (safe rows
+    weigh 1): below 1, a class learns "harmful vs safe" more than "this risk vs others"."""
+    joint_shift: bool = True
+    """After the per-risk thresholds, move all of them by one shift in logit space,
+    chosen for the best "any risk flagged" macro-F1 on the calibration rows, each
+    source weighing the same (a text is flagged when any class fires, so per-risk
+    optima add up their false alarms)."""
+    window_rows: bool = True
+    """Train on a long text as the window-sized pieces the detector scores, and score
+    calibration and test rows as the detector does (the highest of their windows)."""
     seed: int = 20251101
 
 
@@ -205,16 +219,19 @@ def _matrix(texts: Sequence[str], cfg: TrainConfig) -> Any:
     return csr_matrix((data, indices, indptr), shape=(len(texts), 1 << cfg.features.bits))
 
 
-def _fit(x: Any, y: npt.NDArray[np.int64], n_classes: int, c: float) -> tuple[Any, Any]:
+def _fit(
+    x: Any, y: npt.NDArray[np.int64], n_classes: int, c: float, other_weight: float = 1.0
+) -> tuple[Any, Any]:
     from sklearn.linear_model import LogisticRegression
 
     weights = np.zeros((x.shape[1], n_classes), dtype=np.float32)
     bias = np.zeros(n_classes, dtype=np.float32)
     for k in range(n_classes):
         target = (y == k).astype(np.int64)
+        sample = np.where((y >= 0) & (y != k), other_weight, 1.0)
         # balanced: a risk with a hundred rows is not drowned by COLD's thousands
         clf = LogisticRegression(C=c, solver="liblinear", max_iter=200, class_weight="balanced")
-        clf.fit(x, target)
+        clf.fit(x, target, sample_weight=sample)
         weights[:, k] = clf.coef_[0]
         bias[k] = clf.intercept_[0]
     return weights, bias
@@ -235,6 +252,34 @@ def _best_threshold(probs: FloatArrayLike, truth: npt.NDArray[np.bool_], floor: 
     return float(max((p_sorted[best] + nxt) / 2, floor))
 
 
+def _shifted(thresholds: FloatArrayLike, shift: float, floor: float) -> FloatArrayLike:
+    t = np.clip(thresholds.astype(np.float64), 1e-6, 1 - 1e-6)
+    moved = 1 / (1 + np.exp(-(np.log(t / (1 - t)) + shift)))
+    return np.maximum(moved, floor).astype(np.float32)
+
+
+def _joint_shift(
+    probs: FloatArrayLike,
+    truth: npt.NDArray[np.bool_],
+    sources: Sequence[str],
+    thresholds: FloatArrayLike,
+) -> float:
+    """Logit shift of all thresholds with the best source-weighted binary macro-F1."""
+    count = Counter(sources)
+    weight = np.array([1.0 / count[s] for s in sources])
+    best = (-1.0, 0.0)
+    for shift in np.round(np.arange(-3.0, 3.01, 0.1), 2):
+        flagged = (probs >= _shifted(thresholds, float(shift), 0.0)).any(axis=1)
+        tp = weight[flagged & truth].sum()
+        fp = weight[flagged & ~truth].sum()
+        fn = weight[~flagged & truth].sum()
+        tn = weight[~flagged & ~truth].sum()
+        f1 = tp / max(tp + (fp + fn) / 2, 1e-9) + tn / max(tn + (fp + fn) / 2, 1e-9)
+        if f1 > best[0] + 1e-9 or (abs(f1 - best[0]) <= 1e-9 and abs(shift) < abs(best[1])):
+            best = (f1, float(shift))
+    return best[1]
+
+
 def _average_precision(probs: FloatArrayLike, truth: npt.NDArray[np.bool_]) -> float:
     if not truth.any():
         return float("nan")
@@ -250,7 +295,7 @@ def split_rows(
     """Train, calibration and test parts by a seeded hash of each text."""
     parts: tuple[list[LabelledText], list[LabelledText], list[LabelledText]] = ([], [], [])
     for item in items:
-        f = seeded_fraction(item.text, cfg.seed)
+        f = seeded_fraction(item.group or item.text, cfg.seed)
         k = 2 if f < cfg.test else 1 if f < cfg.test + cfg.calibration else 0
         parts[k].append(item)
     return parts
@@ -287,12 +332,20 @@ def train(
     def labels(rows: Sequence[LabelledText]) -> npt.NDArray[np.int64]:
         return np.array([index[to_class[r.risk]] if r.risk != SAFE else -1 for r in rows])
 
-    x_tr, x_ca = _matrix([r.text for r in tr], cfg), _matrix([r.text for r in ca], cfg)
-    y_tr, y_ca = labels(tr), labels(ca)
+    fit_rows = _pieces(tr, cfg) if cfg.window_rows else list(tr)
+    x_tr, y_tr = _matrix([r.text for r in fit_rows], cfg), labels(fit_rows)
+    ca_texts, ca_owner = _scored_windows([r.text for r in ca], cfg)
+    x_ca, y_ca = _matrix(ca_texts, cfg), labels(ca)
+
+    def row_max(scores: Any) -> Any:  # a row scores as its highest window
+        out = np.full((len(ca), scores.shape[1]), -np.inf, dtype=np.float32)
+        np.maximum.at(out, ca_owner, scores)
+        return out
+
     best: tuple[float, float, Any, Any] | None = None
     for c in cfg.c_grid:
-        w, b = _fit(x_tr, y_tr, len(classes), c)
-        probs = 1 / (1 + np.exp(-(x_ca @ w + b)))
+        w, b = _fit(x_tr, y_tr, len(classes), c, cfg.other_weight)
+        probs = row_max(1 / (1 + np.exp(-(x_ca @ w + b))))
         aps = [_average_precision(probs[:, k], y_ca == k) for k in range(len(classes))]
         score = float(np.nanmean(aps)) if not np.all(np.isnan(aps)) else 0.0
         if best is None or score > best[0]:
@@ -300,11 +353,15 @@ def train(
     assert best is not None
     _, chosen_c, w, b = best
     weights = w.astype(np.float16)
-    probs = (1 / (1 + np.exp(-(x_ca @ weights.astype(np.float32) + b)))).astype(np.float32)
+    probs = row_max(1 / (1 + np.exp(-(x_ca @ weights.astype(np.float32) + b))))
     thresholds = np.array(
         [_best_threshold(probs[:, k], y_ca == k, cfg.min_threshold) for k in range(len(classes))],
         dtype=np.float32,
     )
+    shift = 0.0
+    if cfg.joint_shift:
+        shift = _joint_shift(probs, y_ca >= 0, [r.source for r in ca], thresholds)
+        thresholds = _shifted(thresholds, shift, cfg.min_threshold)
     merged = {r: c for r, c in sorted(to_class.items()) if r != c}
     meta = {
         **(info or {}),
@@ -316,6 +373,9 @@ def train(
             "calibration": cfg.calibration,
             "test": cfg.test,
             "min_threshold": cfg.min_threshold,
+            "threshold_shift": round(shift, 3),
+            "other_weight": cfg.other_weight,
+            "window_rows": cfg.window_rows,
             "rows": {"train": len(tr), "calibration": len(ca), "test": len(te)},
             "merged": merged,
             "dropped": dropped,
@@ -335,22 +395,66 @@ def train(
         },
     )
     if te:
-        report.test = evaluate(model, te, to_class)
+        report.test = evaluate(model, te, to_class, by_window=cfg.window_rows)
         meta["test"] = report.test
     return model, report
+
+
+def _pieces(rows: Sequence[LabelledText], cfg: TrainConfig) -> list[LabelledText]:
+    """Rows longer than a window become their window-sized pieces (same label)."""
+    win = cfg.windowing
+    out: list[LabelledText] = []
+    for r in rows:
+        if len(r.text) <= win.window_chars:
+            out.append(r)
+            continue
+        for s, e in chunks(r.text, win.max_segment, win.window_chars):
+            out.append(LabelledText(r.text[s:e], r.risk, r.source, r.group))
+    return out
+
+
+def _scored_windows(texts: Sequence[str], cfg: TrainConfig) -> tuple[list[str], Any]:
+    """Every window the detector scores in each text, and the index of its text."""
+    win = cfg.windowing
+    out: list[str] = []
+    owner: list[int] = []
+    for k, text in enumerate(texts):
+        spans = windows(text, win.max_segment, win.window_chars) if cfg.window_rows else []
+        for s, e in spans or [(0, len(text))]:
+            out.append(text[s:e])
+            owner.append(k)
+    return out, np.asarray(owner, dtype=np.int64)
 
 
 def evaluate(
     model: ClassifierModel,
     items: Sequence[LabelledText],
     to_class: Mapping[str, str] | None = None,
+    by_window: bool = False,
 ) -> dict[str, float]:
-    """Binary and per-class figures of ``model`` on labelled rows (whole texts).
+    """Binary and per-class figures of ``model`` on labelled rows.
 
-    ``harmful_*`` treat any class over its threshold as "flagged"; ``class_accuracy``
-    counts a harmful row as right when its own class (after merging) is flagged.
+    A row is scored as one window, or with ``by_window`` as the detector scores it:
+    each class at its highest window. ``harmful_*`` treat any class over its
+    threshold as "flagged"; ``class_accuracy`` counts a harmful row as right when its
+    own class (after merging) is flagged.
     """
-    probs = model.score_many([i.text for i in items])
+    if by_window:
+        win = model.windowing
+        probs = (
+            np.stack(
+                [
+                    model.score_many(
+                        [i.text[s:e] for s, e in windows(i.text, win.max_segment, win.window_chars)]
+                    ).max(axis=0)
+                    for i in items
+                ]
+            )
+            if items
+            else np.zeros((0, len(model.classes)), dtype=np.float32)
+        )
+    else:
+        probs = model.score_many([i.text for i in items])
     flagged = probs >= model.thresholds
     any_flag = flagged.any(axis=1)
     truth = np.array([i.risk != SAFE for i in items])
