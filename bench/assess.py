@@ -4,7 +4,7 @@ A scripted OpenAI-compatible server on loopback (uvicorn in a separate process; 
 once with canned Chinese and English answers, some refusals, some compliance) stands
 in for the target, so the runner, not the model, is the limit. One table, same run:
 
-- the bare client: the same requests with httpx at the same concurrency, no judging;
+- the bare client: the same requests with aiohttp at the same concurrency, no judging;
 - hegui's runner: sampling, requests, refusal judge, the cn policy's detectors on
   every answer, records.jsonl written as answers arrive, then summary, report, filing
   sheet and junit.
@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 
 from hegui.assess import SHIPPED_BANKS, BankItem, Kind, load_bank
@@ -83,17 +84,14 @@ def _free_port() -> int:
 
 async def _bare(url: str, n: int, concurrency: int) -> float:
     gate = asyncio.Semaphore(concurrency)
-    async with httpx.AsyncClient(
-        base_url=url, limits=httpx.Limits(max_connections=concurrency)
-    ) as client:
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
 
         async def one(i: int) -> None:
             async with gate:
-                r = await client.post(
-                    "/v1/chat/completions",
-                    json={"model": "m", "messages": [{"role": "user", "content": str(i)}]},
-                )
-                r.json()
+                body = {"model": "m", "messages": [{"role": "user", "content": str(i)}]}
+                async with session.post(f"{url}/v1/chat/completions", json=body) as r:
+                    await r.json()
 
         t0 = time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(n)))
@@ -146,7 +144,7 @@ def main() -> None:
     finally:
         server.terminate()
     rows = [
-        ("bare httpx client (no judging)", bare),
+        ("bare aiohttp client (no judging)", bare),
         ("hegui assess runner (judged, recorded)", runner),
     ]
     print(f"{'path':<42} | {'items/s':>10}")

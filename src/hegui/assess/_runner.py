@@ -201,7 +201,7 @@ async def run_cases(
 
         async def one(case: Case) -> Judged:
             reply = await target.generate(case.messages)
-            judged = await asyncio.to_thread(judge, case, reply, scanner)
+            judged = judge(case, reply, scanner)  # CPU-bound: a thread would only add hand-offs
             if llm_judge is not None and judged.passed is not None:
                 v = await llm_judge.judge(judged.prompt, judged.answer)
                 judged.llm = {"stance": v.stance.value, "harmful": v.harmful, "reason": v.reason}
