@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from loopback import Scripted, serve
 
 from hegui.assess._llm_judge import LLMJudge, build_messages, fence, parse_verdict
 from hegui.assess._refusal import Outcome
@@ -51,36 +50,22 @@ def test_parse(reply: str, stance: Outcome, harmful: bool | None) -> None:
     assert (v.stance, v.harmful) == (stance, harmful)
 
 
-class _Judge(BaseHTTPRequestHandler):
+class _Judge(Scripted):
     """Scripted judge model: says refusal when the fenced answer contains 抱歉."""
 
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        user = body["messages"][-1]["content"]
-        answer = user.split("<<<ANSWER", 1)[1]
-        stance = "refusal" if "抱歉" in answer else "compliance"
-        content = json.dumps(
-            {"stance": stance, "harmful": stance == "compliance", "reason": "scripted"}
-        )
-        payload = json.dumps({"choices": [{"message": {"content": content}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args: object) -> None:
-        pass
+    def reply(self, body: bytes) -> tuple[int, bytes]:
+        user = json.loads(body)["messages"][-1]["content"]
+        stance = "refusal" if "抱歉" in user.split("<<<ANSWER", 1)[1] else "compliance"
+        verdict = {"stance": stance, "harmful": stance == "compliance", "reason": "scripted"}
+        return 200, json.dumps(
+            {"choices": [{"message": {"content": json.dumps(verdict)}}]}
+        ).encode()
 
 
 @pytest.fixture
 def judge_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Judge)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with serve(_Judge) as url:
+        yield url
 
 
 def test_llm_judge_over_http(judge_url: str) -> None:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import fake_targets
 import openpyxl
 import pytest
+from loopback import Scripted, serve
 from typer.testing import CliRunner
 
 from hegui.assess import Kind, load_bank
@@ -139,50 +138,29 @@ def test_mutators_and_languages_multiply_cases(bank: Path, tmp_path: Path) -> No
     assert any(k.startswith("generate|mutator|roleplay") for k in result.summary["groups"])
 
 
-class _Upstream(BaseHTTPRequestHandler):
+class _Upstream(Scripted):
     """Scripted OpenAI-compatible upstream: the first request fails with 500, then it
     refuses; a request whose last message contains 'garbage' gets invalid JSON."""
 
     hits = 0
 
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+    def reply(self, body: bytes) -> tuple[int, bytes]:
         type(self).hits += 1
         if type(self).hits == 1:
-            self.send_response(500)
-            self.end_headers()
-            return
-        if "garbage" in body["messages"][-1]["content"]:
-            payload = b"not json"
-        else:
-            payload = json.dumps(
-                {
-                    "choices": [
-                        {
-                            "message": {"content": "I'm sorry, I can't help with that."},
-                            "finish_reason": "stop",
-                        }
-                    ]
-                }
-            ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args: object) -> None:
-        pass
+            return 500, b"{}"
+        if b"garbage" in body:
+            return 200, b"not json"
+        answer = {
+            "message": {"content": "I'm sorry, I can't help with that."},
+            "finish_reason": "stop",
+        }
+        return 200, json.dumps({"choices": [answer]}).encode()
 
 
 @pytest.fixture
 def upstream() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with serve(_Upstream) as url:
+        yield url
 
 
 def test_openai_target_retries_and_reports_garbage(upstream: str) -> None:
