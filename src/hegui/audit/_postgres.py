@@ -16,8 +16,9 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from hegui.audit._errors import AuditError
+from hegui.audit._sql import HEAD_COLUMNS, LEAF_COLUMNS, SqlReads, leaf_row
 from hegui.audit._store import register_store
-from hegui.audit._types import LeafRow, NewLeaf, SignedTreeHead, from_us, to_us
+from hegui.audit._types import LeafRow, NewLeaf, SignedTreeHead, to_us
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_leaves (
@@ -51,28 +52,17 @@ CREATE TABLE IF NOT EXISTS audit_holds (
 );
 """
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-_LEAF_COLUMNS = "idx, leaf_hash, data, kind, time_us, request_id"
-_HEAD_COLUMNS = "tree_size, root_hash, timestamp_us, key_id, scheme, signature"
 _CHUNK = 10_000
 _INIT_LOCK = 0x6865677569  # advisory lock key for concurrent schema creation
 
 
-def _head(row: tuple[Any, ...]) -> SignedTreeHead:
-    return SignedTreeHead(row[0], bytes(row[1]), from_us(row[2]), row[3], row[4], bytes(row[5]))
-
-
-def _leaf(row: tuple[Any, ...]) -> LeafRow:
-    data = None if row[2] is None else bytes(row[2])
-    return LeafRow(row[0], bytes(row[1]), data, row[3], row[4], row[5])
-
-
 _WRITE = f"""
 WITH leaves AS (
-    INSERT INTO audit_leaves ({_LEAF_COLUMNS})
+    INSERT INTO audit_leaves ({LEAF_COLUMNS})
     SELECT * FROM unnest(%b::bigint[], %b::bytea[], %b::bytea[], %b::text[], %b::bigint[],
                          %b::text[])
 ), head AS (
-    INSERT INTO audit_heads ({_HEAD_COLUMNS}) VALUES (%b, %b, %b, %b, %b, %b)
+    INSERT INTO audit_heads ({HEAD_COLUMNS}) VALUES (%b, %b, %b, %b, %b, %b)
 )
 UPDATE audit_state SET tree_size = %b, frontier = %b WHERE id = 1
 """
@@ -127,7 +117,9 @@ class _PostgresWriter:
         self._conn.execute(_WRITE, (*columns, *self._head, *self._state))
 
 
-class PostgresStore:
+class PostgresStore(SqlReads):
+    PARAM = "%s"
+
     """Ledger tables in one PostgreSQL schema."""
 
     def __init__(self, url: str, *, schema: str = "public", pool_size: int = 4) -> None:
@@ -181,12 +173,12 @@ class PostgresStore:
         ):
             cursor.itersize = _CHUNK
             cursor.execute(
-                f"SELECT {_LEAF_COLUMNS} FROM audit_leaves WHERE idx >= %s AND idx < %s"
+                f"SELECT {LEAF_COLUMNS} FROM audit_leaves WHERE idx >= %s AND idx < %s"
                 " ORDER BY idx",
                 (start, stop),
             )
             for row in cursor:
-                yield _leaf(row)
+                yield leaf_row(row)
 
     def leaf_chunks(
         self, start: int = 0, end: int | None = None
@@ -228,37 +220,9 @@ class PostgresStore:
     def leaf(self, index: int) -> LeafRow | None:
         """Return one leaf."""
         with self._read() as conn:
-            sql = f"SELECT {_LEAF_COLUMNS} FROM audit_leaves WHERE idx = %s"
+            sql = f"SELECT {LEAF_COLUMNS} FROM audit_leaves WHERE idx = %s"
             row = conn.execute(sql, (index,)).fetchone()
-        return None if row is None else _leaf(row)
-
-    def heads(self) -> list[SignedTreeHead]:
-        """Return every signed head, smallest tree first."""
-        with self._read() as conn:
-            sql = f"SELECT {_HEAD_COLUMNS} FROM audit_heads ORDER BY tree_size"
-            return [_head(row) for row in conn.execute(sql)]
-
-    def latest_head(self) -> SignedTreeHead | None:
-        """Return the head of the largest tree."""
-        with self._read() as conn:
-            sql = f"SELECT {_HEAD_COLUMNS} FROM audit_heads ORDER BY tree_size DESC LIMIT 1"
-            row = conn.execute(sql).fetchone()
-        return None if row is None else _head(row)
-
-    def indices_between(self, start_us: int, end_us: int) -> list[int]:
-        """Return indices of records with time in ``[start_us, end_us)``."""
-        with self._read() as conn:
-            sql = "SELECT idx FROM audit_leaves WHERE time_us >= %s AND time_us < %s ORDER BY idx"
-            return [row[0] for row in conn.execute(sql, (start_us, end_us))]
-
-    def purgeable(self, before_us: int) -> list[int]:
-        """Return unheld indices with data older than ``before_us``."""
-        with self._read() as conn:
-            sql = (
-                "SELECT idx FROM audit_leaves WHERE time_us < %s AND data IS NOT NULL"
-                " AND idx NOT IN (SELECT idx FROM audit_holds) ORDER BY idx"
-            )
-            return [row[0] for row in conn.execute(sql, (before_us,))]
+        return None if row is None else leaf_row(row)
 
     def purge(self, indices: Sequence[int], purged_us: int) -> int:
         """Drop data of unheld leaves, keeping their hashes."""
@@ -283,12 +247,6 @@ class PostgresStore:
         """Lift legal holds."""
         with self._read() as conn, conn.transaction():
             conn.execute("DELETE FROM audit_holds WHERE idx = ANY(%s)", (list(indices),))
-
-    def holds(self) -> dict[int, str]:
-        """Return held indices and reasons."""
-        with self._read() as conn:
-            rows = conn.execute("SELECT idx, reason FROM audit_holds ORDER BY idx")
-            return {row[0]: row[1] for row in rows}
 
     def counts(self) -> dict[str, int]:
         """Return row, purge, hold and head counts and the time range."""

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from hegui.audit._errors import AuditError
+from hegui.audit._sql import HEAD_COLUMNS, LEAF_COLUMNS, SqlReads, leaf_row
 from hegui.audit._store import register_store
-from hegui.audit._types import LeafRow, NewLeaf, SignedTreeHead, from_us, to_us
+from hegui.audit._types import LeafRow, NewLeaf, SignedTreeHead, to_us
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_leaves (
@@ -54,25 +55,14 @@ CREATE TABLE IF NOT EXISTS audit_holds (
 );
 """
 
-_LEAF_COLUMNS = "idx, leaf_hash, data, kind, time_us, request_id"
-_HEAD_COLUMNS = "tree_size, root_hash, timestamp_us, key_id, scheme, signature"
 _CHUNK = 10_000
 _MAX_ROWS_PER_INSERT = 500
-
-
-def _head(row: tuple[Any, ...]) -> SignedTreeHead:
-    return SignedTreeHead(row[0], bytes(row[1]), from_us(row[2]), row[3], row[4], bytes(row[5]))
-
-
-def _leaf(row: tuple[Any, ...]) -> LeafRow:
-    data = None if row[2] is None else bytes(row[2])
-    return LeafRow(row[0], bytes(row[1]), data, row[3], row[4], row[5])
 
 
 @lru_cache(maxsize=64)
 def _insert_leaves_sql(rows: int) -> str:
     values = ",".join(["(?, ?, ?, ?, ?, ?)"] * rows)
-    return f"INSERT INTO audit_leaves ({_LEAF_COLUMNS}) VALUES {values}"
+    return f"INSERT INTO audit_leaves ({LEAF_COLUMNS}) VALUES {values}"
 
 
 class _SqliteWriter:
@@ -99,7 +89,7 @@ class _SqliteWriter:
 
     def insert_head(self, head: SignedTreeHead) -> None:
         self._conn.execute(
-            f"INSERT INTO audit_heads ({_HEAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO audit_heads ({HEAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
             (
                 head.tree_size,
                 head.root_hash,
@@ -114,7 +104,9 @@ class _SqliteWriter:
         self._conn.execute("UPDATE audit_state SET tree_size = ?, frontier = ?", (size, frontier))
 
 
-class SqliteStore:
+class SqliteStore(SqlReads):
+    PARAM = "?"
+
     """Ledger tables in one SQLite file."""
 
     def __init__(self, path: Path, *, synchronous: Literal["full", "normal"] = "full") -> None:
@@ -163,7 +155,7 @@ class SqliteStore:
         stop = end if end is not None else 2**62
         with self._read() as conn:
             cursor = conn.execute(
-                f"SELECT {_LEAF_COLUMNS} FROM audit_leaves WHERE idx >= ? AND idx < ? ORDER BY idx",
+                f"SELECT {LEAF_COLUMNS} FROM audit_leaves WHERE idx >= ? AND idx < ? ORDER BY idx",
                 (start, stop),
             )
             while rows := cursor.fetchmany(_CHUNK):
@@ -198,37 +190,9 @@ class SqliteStore:
     def leaf(self, index: int) -> LeafRow | None:
         """Return one leaf."""
         with self._read() as conn:
-            sql = f"SELECT {_LEAF_COLUMNS} FROM audit_leaves WHERE idx = ?"
+            sql = f"SELECT {LEAF_COLUMNS} FROM audit_leaves WHERE idx = ?"
             row = conn.execute(sql, (index,)).fetchone()
-        return None if row is None else _leaf(row)
-
-    def heads(self) -> list[SignedTreeHead]:
-        """Return every signed head, smallest tree first."""
-        with self._read() as conn:
-            rows = conn.execute(f"SELECT {_HEAD_COLUMNS} FROM audit_heads ORDER BY tree_size")
-            return [_head(row) for row in rows]
-
-    def latest_head(self) -> SignedTreeHead | None:
-        """Return the head of the largest tree."""
-        with self._read() as conn:
-            sql = f"SELECT {_HEAD_COLUMNS} FROM audit_heads ORDER BY tree_size DESC LIMIT 1"
-            row = conn.execute(sql).fetchone()
-        return None if row is None else _head(row)
-
-    def indices_between(self, start_us: int, end_us: int) -> list[int]:
-        """Return indices of records with time in ``[start_us, end_us)``."""
-        with self._read() as conn:
-            sql = "SELECT idx FROM audit_leaves WHERE time_us >= ? AND time_us < ? ORDER BY idx"
-            return [row[0] for row in conn.execute(sql, (start_us, end_us))]
-
-    def purgeable(self, before_us: int) -> list[int]:
-        """Return unheld indices with data older than ``before_us``."""
-        with self._read() as conn:
-            sql = (
-                "SELECT idx FROM audit_leaves WHERE time_us < ? AND data IS NOT NULL"
-                " AND idx NOT IN (SELECT idx FROM audit_holds) ORDER BY idx"
-            )
-            return [row[0] for row in conn.execute(sql, (before_us,))]
+        return None if row is None else leaf_row(row)
 
     def purge(self, indices: Sequence[int], purged_us: int) -> int:
         """Drop data of unheld leaves, keeping their hashes."""
@@ -258,11 +222,6 @@ class SqliteStore:
         """Lift legal holds."""
         with self._lock, closing(self._connect()) as conn:
             conn.executemany("DELETE FROM audit_holds WHERE idx = ?", [(i,) for i in indices])
-
-    def holds(self) -> dict[int, str]:
-        """Return held indices and reasons."""
-        with self._read() as conn:
-            return dict(conn.execute("SELECT idx, reason FROM audit_holds ORDER BY idx"))
 
     def counts(self) -> dict[str, int]:
         """Return row, purge, hold and head counts and the time range."""
