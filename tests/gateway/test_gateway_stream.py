@@ -7,19 +7,13 @@ client receives must never contain a planted lexicon term, plain or disguised.
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import httpx
-import uvicorn
 from conftest import MakeClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import ScriptedUpstream, chat, sse_events, streamed_text
+from support import ScriptedUpstream, chat, serve, sse_events, streamed_text
 
 from hegui.gateway import GatewayConfig, create_app
 
@@ -106,30 +100,6 @@ def test_label_at_end_and_unlabeled(make_client: MakeClient, upstream: ScriptedU
         "/v1/chat/completions", json=chat(stream=True), headers={"x-hegui-unlabeled": "1"}
     )
     assert streamed_text(sse_events(other.text)).endswith("本内容由人工智能生成")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Run an ASGI app with uvicorn on loopback in a thread; yield its URL."""
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def test_real_servers_block_and_cancel_upstream() -> None:

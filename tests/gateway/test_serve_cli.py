@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,7 +45,9 @@ def test_serve_builds_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         (["--upstream", "ftp://x"], "upstream"),
         (["--upstream", "http://x", "--policy", "no-such-pack"], "no-such-pack"),
-        (["--upstream", "http://x", "--refusal-mode", "shout"], "refusal-mode"),
+        (["--upstream", "http://x", "--refusal-mode", "shout"], "refusal_mode"),
+        (["--upstream", "http://x", "--auth", "keys"], "auth 'keys' needs a data dir"),
+        (["--policy", "cn"], "--upstream is required"),
     ],
 )
 def test_serve_refuses_bad_config(
@@ -54,3 +57,24 @@ def test_serve_refuses_bad_config(
     result = CliRunner().invoke(_app(), ["serve", *args])
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_serve_reads_a_config_file_and_names_its_bad_field(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr("uvicorn.run", lambda app, host, port: seen.update(app=app))
+    good = tmp_path / "gateway.yaml"
+    good.write_text(
+        "upstream: http://127.0.0.1:9\nproducer: ACME-01\nlimits: {max_messages: 7}\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(_app(), ["serve", "--config", str(good), "--producer", "ACME-02"])
+    assert result.exit_code == 0, result.output
+    config = seen["app"].state.gateway.config
+    assert (config.producer, config.limits.max_messages) == ("ACME-02", 7)  # flags win
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("upstream: http://x\nlimits: {max_messages: -1}\n", encoding="utf-8")
+    result = CliRunner().invoke(_app(), ["serve", "--config", str(bad)])
+    assert result.exit_code == 2
+    assert str(bad) in result.output and "limits.max_messages" in result.output

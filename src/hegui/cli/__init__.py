@@ -5,7 +5,20 @@ from __future__ import annotations
 import typer
 
 from hegui import __version__
-from hegui.cli import assess, audit, bank, classifier, judge, lexicon, policy, scan, serve
+from hegui.cli import (
+    assess,
+    audit,
+    bank,
+    classifier,
+    incidents,
+    judge,
+    keys,
+    killswitch,
+    lexicon,
+    policy,
+    scan,
+    serve,
+)
 
 app = typer.Typer(
     name="hegui",
@@ -37,6 +50,9 @@ app.add_typer(bank.app, name="bank")
 app.add_typer(judge.app, name="judge")
 app.add_typer(audit.app, name="audit")
 app.add_typer(classifier.app, name="classifier")
+app.add_typer(keys.app, name="keys")
+app.add_typer(killswitch.app, name="killswitch")
+app.add_typer(incidents.app, name="incidents")
 scan.register(app)
 assess.register(app)
 serve.register(app)

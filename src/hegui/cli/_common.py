@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from pathlib import Path
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -15,6 +16,15 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_ERROR = 2
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", envvar="HEGUI_DATABASE_URL", help="postgresql://... or SQLite path."),
+]
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data directory (audit.db, keys/); default: user data dir."),
+]
 
 
 def fail(message: str) -> NoReturn:

@@ -24,20 +24,19 @@ from hegui.audit import (
     verify_export,
     write_key,
 )
-from hegui.cli._common import EXIT_ERROR, console, err_console, fail, policy_or_exit
+from hegui.cli._common import (
+    EXIT_ERROR,
+    DataDirOption,
+    DbOption,
+    console,
+    err_console,
+    fail,
+    policy_or_exit,
+)
 
 app = typer.Typer(
     help="Tamper-evident audit ledger: verify, purge, hold, export.", no_args_is_help=True
 )
-
-DbOption = Annotated[
-    str | None,
-    typer.Option("--db", envvar="HEGUI_DATABASE_URL", help="postgresql://... or SQLite path."),
-]
-DataDirOption = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Data directory (audit.db, keys/); default: user data dir."),
-]
 
 
 def _open(db: str | None, data_dir: Path | None, *, need_signer: bool = False) -> Ledger:

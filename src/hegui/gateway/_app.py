@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
 import secrets
 from collections.abc import AsyncIterator
 
@@ -15,9 +17,12 @@ from starlette.routing import Route
 
 from hegui import __version__
 from hegui.audit import Ledger, resolve_location
+from hegui.control import REDIS_URL_ENV, ControlDB, abuse_tracker
 from hegui.detect import Scanner
+from hegui.gateway._admin import killswitch_endpoint
 from hegui.gateway._chat import chat_completions
 from hegui.gateway._config import GatewayConfig
+from hegui.gateway._control import ControlView
 from hegui.gateway._errors import GatewayError
 from hegui.gateway._evidence import Evidence, principal_key
 from hegui.gateway._labels import Labeler
@@ -25,7 +30,7 @@ from hegui.gateway._metrics import Metrics
 from hegui.gateway._openapi import openapi_spec
 from hegui.gateway._state import GatewayState
 from hegui.gateway._upstream import HttpUpstream, LocalUpstream, Upstream, http_client
-from hegui.policy import load_policy
+from hegui.policy import Policy, load_policy
 
 
 def _open_ledger(config: GatewayConfig) -> tuple[Ledger | None, bytes | None]:
@@ -77,6 +82,40 @@ def _build(state: GatewayState, ledger: Ledger | None) -> None:
         state.broken = str(exc)
         return
     state.evidence = Evidence(ledger, policy, key, state.limiter)
+    _build_control(state, policy, ledger)
+
+
+def _build_control(state: GatewayState, policy: Policy, ledger: Ledger | None) -> None:
+    """Open the control view (keys, suspensions, kill switch) beside the ledger."""
+    config = state.config
+    rules = policy.principals
+    if rules is not None and rules.require_verified and config.auth == "none":
+        state.warnings.append(
+            f"policy {policy.id!r} requires verified principals, but auth is 'none':"
+            " callers are not identified (use --auth keys)"
+        )
+    if not config.has_ledger:
+        state.warnings.append("no data dir or database: no keys, kill switch or abuse throttle")
+        return
+    try:
+        db = ControlDB.open(config.db_url, config.data_dir)
+    except Exception as exc:  # the URL may hold a password: name the type only
+        state.broken = f"the control database could not be opened ({type(exc).__name__})"
+        return
+    redis_url = config.redis_url or os.environ.get(REDIS_URL_ENV)
+    abuse = None if policy.abuse is None else abuse_tracker(policy.abuse, redis_url)
+    try:
+        state.control = ControlView(
+            db,
+            policy,
+            ledger,
+            abuse,
+            poll_seconds=config.control_poll_seconds,
+            clocks=list(config.incident_clocks) or None,
+        )
+    except Exception as exc:
+        db.close()
+        state.broken = f"the control database could not be read ({type(exc).__name__})"
 
 
 def _make_upstream(config: GatewayConfig, transport: httpx.AsyncBaseTransport | None) -> Upstream:
@@ -106,7 +145,12 @@ async def _healthz(request: Request) -> Response:
     if state.broken is not None or state.upstream is None:
         reason = state.broken or "upstream not started"
         return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)
-    return JSONResponse({"status": "ok", "policy": state.config.policy})
+    body: dict[str, object] = {"status": "ok", "policy": state.config.policy}
+    if state.control is not None and state.control.switch.engaged:
+        body = {**body, "status": "suspended", "kill_switch": state.control.switch.reason}
+    if state.warnings:
+        body["warnings"] = state.warnings
+    return JSONResponse(body, status_code=503 if body["status"] != "ok" else 200)
 
 
 async def _metrics(request: Request) -> Response:
@@ -137,11 +181,21 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         state.upstream = _make_upstream(config, transport)
+        control = state.control
+        watcher = None if control is None else asyncio.create_task(control.watch())
         try:
             yield
         finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
             upstream, state.upstream = state.upstream, None
             await upstream.aclose()
+            if control is not None:
+                if control.abuse is not None:
+                    await control.abuse.aclose()
+                control.db.close()
             if state.owned_ledger is not None:
                 state.owned_ledger.close()
 
@@ -152,6 +206,7 @@ def create_app(
             Route("/healthz", _healthz, methods=["GET"]),
             Route("/metrics", _metrics, methods=["GET"]),
             Route("/openapi.json", _openapi, methods=["GET"]),
+            Route("/admin/killswitch", killswitch_endpoint, methods=["GET", "POST"]),
         ],
         lifespan=lifespan,
     )

@@ -13,10 +13,11 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from hegui.audit import RecordKind
 from hegui.detect import Action, Finding
+from hegui.gateway._control import SUSPENDED
 from hegui.gateway._errors import GatewayError, unavailable
 from hegui.gateway._guard import guard_input, guard_output, parse_body
 from hegui.gateway._state import GatewayState, new_response_id, principal_of, wants_unlabeled
-from hegui.gateway._stream import StreamJob, sse, stream_answer
+from hegui.gateway._stream import StreamJob, output_blocked, sse, stream_answer
 
 log = logging.getLogger("hegui.gateway")
 JSON = dict[str, Any]
@@ -117,9 +118,10 @@ async def _chat(request: Request, state: GatewayState) -> Response:
         await read_body(request, state.config.limits.max_body_bytes), state.config.limits
     )
     rid = new_response_id()
-    who = principal_of(request, body)
+    who = principal_of(request, body, state)
     verdict = await _scan_input(state, body)
     await evidence.record(RecordKind.REQUEST, rid, who, {"texts": verdict.texts}, verdict.findings)
+    await _throttle(state, rid, who, verdict.blocked)
     if verdict.blocked:
         count_blocks(state, "input", verdict.findings)
         await evidence.record(RecordKind.BLOCK, rid, who, {"direction": "input"}, verdict.findings)
@@ -140,6 +142,8 @@ async def _chat(request: Request, state: GatewayState) -> Response:
     up_start = time.perf_counter()
     data = await upstream.complete(forward)
     up_time = time.perf_counter() - up_start
+    if state.control is not None and state.control.switch.engaged:
+        raise unavailable(SUSPENDED, "kill_switch")
     await _guard_answer(state, data, rid, who, unlabeled=unlabeled)
     data["id"] = rid
     data[labeler.spec.implicit.field_name.lower()] = label
@@ -223,3 +227,15 @@ async def _guard_answer(
     if any_block:
         count_blocks(state, "output", all_found)
         await evidence.record(RecordKind.BLOCK, rid, who, {"direction": "output"}, all_found)
+        await output_blocked(state, all_found)
+
+
+async def _throttle(state: GatewayState, rid: str, who: str, violating: bool) -> None:
+    """Count the prompt for the abuse rule; a suspension is recorded and takes effect."""
+    if state.control is None:
+        return
+    info = await state.control.observe(who, violating)
+    if info is not None and state.evidence is not None:
+        state.metrics.inc("hegui_gateway_suspensions_total")
+        content = {"suspended": True, "reason": info.suspended_reason}
+        await state.evidence.record(RecordKind.ADMIN, rid, who, content)

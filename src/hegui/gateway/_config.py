@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 DEFAULT_REFUSAL = "抱歉，该请求涉及违规内容，无法提供。Sorry, this request cannot be answered."
 
@@ -58,6 +58,17 @@ class GatewayConfig(BaseModel):
     (header ``X-Hegui-Unlabeled: 1``); the implicit label is always added."""
     limits: GatewayLimits = GatewayLimits()
     """Body, message, time and thread limits."""
+    auth: Literal["none", "keys"] = "none"
+    """``keys``: every request needs an API key from ``hegui keys create`` (needs a data
+    dir or database). ``none``: the bearer token or ``user`` field only names the caller."""
+    admin_key: SecretStr | None = None
+    """Bearer key of the admin endpoints (``/admin/...``); ``None`` disables them."""
+    redis_url: str | None = None
+    """Redis for abuse counters shared by replicas; ``None`` counts in this process."""
+    incident_clocks: tuple[str, ...] = ()
+    """The pack's clocks that apply to this operator; empty means all of them."""
+    control_poll_seconds: float = Field(default=0.25, gt=0)
+    """How often the control database is polled (PostgreSQL also pushes changes)."""
 
     @field_validator("upstream")
     @classmethod
@@ -65,6 +76,12 @@ class GatewayConfig(BaseModel):
         if value.startswith(("http://", "https://")) or value == "local:smollm2":
             return value
         raise ValueError(f"upstream must be an http(s) URL or local:smollm2, got {value!r}")
+
+    @model_validator(mode="after")
+    def _keys_need_a_store(self) -> GatewayConfig:
+        if self.auth == "keys" and not self.has_ledger:
+            raise ValueError("auth 'keys' needs a data dir or a database URL to keep keys in")
+        return self
 
     @property
     def has_ledger(self) -> bool:

@@ -40,9 +40,12 @@ def principal_key(data_dir: Path | None) -> bytes:
     if path is None:
         raise AuditError(f"no principal key: set ${PRINCIPAL_KEY_ENV} or use a data dir")
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("x", encoding="ascii") as handle:  # never overwrite an existing key
-        handle.write(new_secret_key() + "\n")
-    path.chmod(0o600)
+    try:
+        with path.open("x", encoding="ascii") as handle:  # never overwrite an existing key
+            handle.write(new_secret_key() + "\n")
+        path.chmod(0o600)
+    except FileExistsError:  # another replica made it first: use theirs
+        pass
     key = load_secret_key(path, PRINCIPAL_KEY_ENV)
     assert key is not None
     return key

@@ -11,6 +11,9 @@ _HELP = {
     "hegui_gateway_requests_total": ("counter", "Requests answered, by route and status."),
     "hegui_gateway_blocks_total": ("counter", "Blocked texts, by direction and detector."),
     "hegui_gateway_upstream_errors_total": ("counter", "Upstream failures, by kind."),
+    "hegui_gateway_suspensions_total": ("counter", "Principals suspended by the abuse rule."),
+    "hegui_gateway_streams_cut_total": ("counter", "Streams cut by the kill switch."),
+    "hegui_gateway_incidents_opened_total": ("counter", "Incidents opened by the gateway."),
 }
 
 

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from hegui.audit import Ledger
 from hegui.detect import Scanner
 from hegui.gateway._config import GatewayConfig
+from hegui.gateway._control import ControlView
 from hegui.gateway._errors import unavailable
 from hegui.gateway._evidence import Evidence
 from hegui.gateway._labels import Labeler
@@ -39,6 +40,10 @@ class GatewayState:
     upstream: Upstream | None = field(default=None, repr=False)
     owned_ledger: Ledger | None = field(default=None, repr=False)
     """The ledger this app opened (and closes on shutdown)."""
+    control: ControlView | None = field(default=None, repr=False)
+    """Keys, principals and the kill switch (``None`` without a data dir or database)."""
+    warnings: list[str] = field(default_factory=list)
+    """What the operator should know at start (shown by ``/healthz``)."""
 
     def ready(self) -> tuple[Scanner, Scanner, Labeler, Evidence, Upstream]:
         """The parts a chat request needs, or 503 naming what is missing."""
@@ -56,11 +61,37 @@ class GatewayState:
         return self.input_scanner, self.output_scanner, self.labeler, self.evidence, self.upstream
 
 
-def principal_of(request: Request, body: dict[str, object]) -> str:
-    """Who is asking: the bearer key, else the ``user`` field, else ``anonymous``."""
+def bearer_of(request: Request) -> str | None:
+    """The bearer token of the request, if any."""
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer ") and auth[7:].strip():
-        return "key:" + auth[7:].strip()
+        return auth[7:].strip()
+    return None
+
+
+def principal_of(request: Request, body: dict[str, object], state: GatewayState) -> str:
+    """Who is asking, admitted (kill switch, suspension, verification) or refused.
+
+    With ``auth: keys`` the principal is the key's holder; otherwise the bearer token,
+    else the ``user`` field, else ``anonymous``.
+    """
+    control = state.control
+    if state.config.auth == "keys":
+        assert control is not None  # the config validator requires a store
+        who = control.authenticate(bearer_of(request))
+        rules = state.evidence.policy.principals if state.evidence is not None else None
+        control.admit(who, require_verified=rules is not None and rules.require_verified)
+        return who
+    who = _named(request, body)
+    if control is not None:
+        control.admit(who, require_verified=False)
+    return who
+
+
+def _named(request: Request, body: dict[str, object]) -> str:
+    bearer = bearer_of(request)
+    if bearer is not None:
+        return "key:" + bearer
     user = body.get("user")
     return f"user:{user}" if isinstance(user, str) and user else "anonymous"
 
@@ -68,7 +99,8 @@ def principal_of(request: Request, body: dict[str, object]) -> str:
 def wants_unlabeled(request: Request, who: str, config: GatewayConfig) -> bool:
     """Whether this principal asked for, and may get, output without the explicit label."""
     asked = request.headers.get(UNLABELED_HEADER, "").strip().lower() in ("1", "true", "yes")
-    return asked and who.partition(":")[2] in config.allow_unlabeled
+    allowed = config.allow_unlabeled
+    return asked and (who in allowed or who.partition(":")[2] in allowed)
 
 
 def new_response_id() -> str:

@@ -8,21 +8,24 @@ scanned whole at the end of the stream.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from hegui.audit import RecordKind
 from hegui.detect import Action, Finding
+from hegui.gateway._control import LiveStream
 from hegui.gateway._errors import GatewayError, error_body
 from hegui.gateway._state import GatewayState
 from hegui.gateway._upstream import Delta, UpstreamStream
 
 log = logging.getLogger("hegui.gateway")
 CONTENT_FILTER = "content_filter"
+KILLED_MESSAGE = "the service was suspended by its operator (kill switch); answer cut"
 
 
 def sse(value: object) -> bytes:
@@ -48,6 +51,7 @@ class StreamJob:
     tool_calls: dict[int, dict[str, Any]] = field(default_factory=dict)
     scan_seconds: float = 0.0
     truncated: bool = False
+    killed: bool = False
 
     def chunk(self, content: str | None = None, finish: str | None = None, **extra: Any) -> bytes:
         """An SSE chunk with a content delta and/or a finish reason."""
@@ -87,11 +91,52 @@ class StreamJob:
                         held["function"][key] += fn[key]
 
 
+_END = object()
+_WAKE = object()
+
+
+async def _pump(stream: UpstreamStream, queue: asyncio.Queue[Any]) -> None:
+    """Read the upstream into ``queue`` (ends with ``_END`` or the exception raised)."""
+    try:
+        async for delta in stream.deltas():
+            await queue.put(delta)
+        await queue.put(_END)
+    except Exception as exc:
+        await queue.put(exc)
+
+
+async def _deltas(job: StreamJob, stream: UpstreamStream) -> AsyncIterator[Delta]:
+    """The upstream's deltas, read by a task the kill switch can cut at any moment."""
+    control = job.state.control
+    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=64)
+    live = LiveStream(queue, _WAKE)
+    live.task = asyncio.create_task(_pump(stream, queue))
+    if control is not None:
+        control.live.add(live)
+        if control.switch.engaged:
+            live.cut()
+    try:
+        while True:
+            item = await queue.get()
+            if live.killed:
+                job.killed = True
+                return
+            if item is _END:
+                return
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        if control is not None:
+            control.live.discard(live)
+        live.task.cancel()
+
+
 async def _relay(job: StreamJob, stream: UpstreamStream) -> AsyncIterator[bytes | bool]:
     """Yield released SSE chunks; finally yield ``True`` if blocked, ``False`` if not."""
     scanner = job.state.ready()[1].stream()
     deadline = time.monotonic() + job.state.config.limits.stream_max_seconds
-    async for delta in stream.deltas():
+    async for delta in _deltas(job, stream):
         if delta.content:
             job.received.append(delta.content)
             t = time.perf_counter()
@@ -107,6 +152,9 @@ async def _relay(job: StreamJob, stream: UpstreamStream) -> AsyncIterator[bytes 
         if time.monotonic() > deadline:  # stream_max_seconds: end it as a length cut
             job.truncated = True
             break
+    if job.killed:  # cut by the kill switch: held text is never released
+        yield False
+        return
     release = scanner.close()
     job.findings.extend(release.findings)
     if release.text:
@@ -145,7 +193,11 @@ async def stream_answer(job: StreamJob, stream: UpstreamStream) -> AsyncIterator
     finally:
         await stream.aclose()  # cancels the upstream request if it is still running
     field_name = labeler.spec.implicit.field_name.lower()
-    if blocked:
+    if job.killed:
+        failed = True
+        job.state.metrics.inc("hegui_gateway_streams_cut_total")
+        yield sse(error_body(KILLED_MESSAGE, "service_unavailable", "kill_switch"))
+    elif blocked:
         job.state.metrics.inc(
             "hegui_gateway_blocks_total", direction="output", detector=_blocker(job)
         )
@@ -158,12 +210,15 @@ async def stream_answer(job: StreamJob, stream: UpstreamStream) -> AsyncIterator
         yield job.chunk(suffix or None, finish, **{field_name: job.label})
     job.state.metrics.observe_latency(job.scan_seconds)
     try:
-        content = {"received": "".join(job.received), "sent": "".join(job.sent)}
+        content: dict[str, Any] = {"received": "".join(job.received), "sent": "".join(job.sent)}
+        if job.killed:
+            content["cut"] = "kill_switch"
         await evidence.record(RecordKind.RESPONSE, job.rid, job.who, content, job.findings)
         if blocked:
             await evidence.record(
                 RecordKind.BLOCK, job.rid, job.who, {"direction": "output"}, job.findings
             )
+            await output_blocked(job.state, job.findings)
     except GatewayError as exc:
         yield sse(error_body(exc.message, exc.type, exc.code))
     yield b"data: [DONE]\n\n"
@@ -185,3 +240,18 @@ def _tool_chunk(job: StreamJob) -> bytes:
             "choices": [{"index": 0, "delta": {"tool_calls": calls}, "finish_reason": None}],
         }
     )
+
+
+async def output_blocked(state: GatewayState, findings: Sequence[Finding]) -> None:
+    """Let the auto-incident rule count a blocked answer (logged, never raised)."""
+    if state.control is None:
+        return
+    severities = [f.severity for f in findings if f.action is Action.BLOCK]
+    try:
+        incident = await state.control.output_blocked(severities)
+    except Exception:  # the answer is already withheld; an incident failure is logged
+        log.exception("could not open an automatic incident")
+        return
+    if incident is not None:
+        state.metrics.inc("hegui_gateway_incidents_opened_total", source="auto_blocks")
+        log.warning("incident %s opened automatically after repeated output blocks", incident)

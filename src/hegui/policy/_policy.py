@@ -20,6 +20,7 @@ from hegui.policy._sections import (
     Incidents,
     LexiconRules,
     Normalization,
+    PrincipalRules,
     Retention,
     Risk,
     Thresholds,
@@ -172,6 +173,11 @@ class Policy:
     def abuse(self) -> AbuseRules | None:
         """User suspension rules."""
         return self._spec.abuse
+
+    @property
+    def principals(self) -> PrincipalRules | None:
+        """Who may use the service."""
+        return self._spec.principals
 
     @property
     def retention(self) -> Retention | None:

@@ -226,6 +226,15 @@ class CorpusRules(PolicyModel):
     """Automated sampling."""
 
 
+class PrincipalRules(PolicyModel):
+    """Who may use the service."""
+
+    require_verified: bool
+    """Only principals whose real-name (or KYC) verification is done may be served."""
+    basis: Text
+    """The rule that asks for it."""
+
+
 class AbuseRules(PolicyModel):
     """When a user who keeps sending violating prompts is suspended."""
 
@@ -271,11 +280,24 @@ class IncidentClock(PolicyModel):
     """The rule that sets the clock."""
 
 
+class AutoOpen(PolicyModel):
+    """When output blocks open an incident on their own."""
+
+    severity: Severity
+    """Lowest finding severity that counts."""
+    blocks: PositiveInt
+    """Blocked answers with such a finding, within the window, that open an incident."""
+    window_minutes: PositiveInt
+    """Length of the counting window."""
+
+
 class Incidents(PolicyModel):
     """Incident reporting deadlines."""
 
     clocks: list[IncidentClock] = Field(min_length=1)
     """Every reporting clock of the regime."""
+    auto_open: AutoOpen | None = None
+    """Output blocks that open an incident automatically; ``null``: only people open them."""
 
     @field_validator("clocks")
     @classmethod

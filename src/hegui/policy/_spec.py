@@ -17,6 +17,7 @@ from hegui.policy._sections import (
     Incidents,
     LexiconRules,
     Normalization,
+    PrincipalRules,
     Retention,
     Risk,
     Thresholds,
@@ -65,6 +66,8 @@ class PackSpec(PolicyModel):
     """Gates on training data."""
     abuse: AbuseRules | None = None
     """When users who keep sending violating prompts are suspended."""
+    principals: PrincipalRules | None = None
+    """Who may use the service (verification)."""
     retention: Retention | None = None
     """How long logs are kept."""
     incidents: Incidents | None = None
