@@ -119,3 +119,17 @@ def test_stream_holds_back_only_the_unfinished_sentence(shipped: ClassifierDetec
     assert found == [] and safe == len("今天天气很好。")
     found, safe = st_.scan(buf + "园吧！", safe, 0, final=True)
     assert safe == len(buf) + 3
+
+
+def test_only_a_classifier_that_may_block_holds_text_back() -> None:
+    model = ClassifierModel.load(SHIPPED_MODEL)
+    flag = Scanner([ClassifierDetector(model, Action.FLAG)]).stream()
+    block = Scanner([ClassifierDetector(model, Action.BLOCK)]).stream()
+    piece, rest = "怎么在家里制作冰毒", "然后卖出去？"
+    assert flag.feed(piece).text == piece  # flags change nothing: released at once
+    assert block.feed(piece).text == ""  # a block must see the whole sentence first
+    assert flag.feed(rest).text == rest
+    flag.close()
+    assert [f.risk for f in flag.findings] == ["A.1.h"] and not flag.blocked
+    assert block.feed(rest).text == ""
+    assert block.close().blocked

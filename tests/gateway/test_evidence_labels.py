@@ -71,6 +71,19 @@ def test_ledger_failure_refuses_with_503(
     assert upstream.requests == []  # nothing reached the model unrecorded
 
 
+def test_a_stream_whose_request_was_not_recorded_sends_no_answer(
+    make_client: MakeClient, upstream: ScriptedUpstream
+) -> None:
+    """Streams write the request record while the upstream starts; if it fails, the
+    client gets an error event and not one byte of the model's answer."""
+    upstream.chunks = ["这是", "模型的", "回答。"]
+    client = make_client(ledger=FailingLedger())
+    resp = client.post("/v1/chat/completions", json=chat(stream=True))
+    events = sse_events(resp.text)
+    assert events[0]["error"]["code"] == "audit_unavailable" and events[-1] == "[DONE]"
+    assert len(events) == 2 and "模型" not in resp.text and "/secret/path" not in resp.text
+
+
 def test_broken_ledger_location_is_503(make_client: MakeClient, tmp_path: Path) -> None:
     client = make_client(data_dir=tmp_path / "no-keys")
     resp = client.post("/v1/chat/completions", json=chat())

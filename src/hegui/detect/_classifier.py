@@ -57,6 +57,8 @@ class ClassifierDetector:
     ) -> None:
         self.model = model
         self.action = action
+        self.flag_only = action is Action.FLAG
+        """Findings never mask or block, so a stream need not hold text back for them."""
         self.severity = severity
         wanted = set(model.classes if risks is None else risks)
         unknown = sorted(set(thresholds or {}) - set(model.classes))

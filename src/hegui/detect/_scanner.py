@@ -78,13 +78,19 @@ class StreamScanner:
     """Releases streamed text only once no finding can still cover it.
 
     Every chunk is appended to a small buffer that each detector rescans from where it
-    last stopped; text before the earliest position any detector still needs is
-    released, with masks applied. A block stops the stream for good: the text before
-    the blocked span is released and nothing after it ever is.
+    last stopped; text before the earliest position any detector that may mask or
+    block still needs is released, with masks applied (flag-only detectors, such as a
+    classifier the policy sets to ``flag``, do not hold text back). A block stops the
+    stream for good: the text before the blocked span is released and nothing after it
+    ever is.
     """
 
     def __init__(self, detectors: Sequence[Detector]) -> None:
         self._streams: list[DetectorStream] = [d.stream() for d in detectors]
+        # A detector whose findings can only be flags never changes or stops the text,
+        # so the release does not wait for it (the classifier tier on a flag policy):
+        # it still scans everything and its findings still arrive, just after the text.
+        self._gates = [not getattr(d, "flag_only", False) for d in detectors]
         self._resume = [0] * len(self._streams)  # absolute position each detector goes on from
         self._buf = ""
         self._base = 0  # absolute position of _buf[0]
@@ -126,7 +132,8 @@ class StreamScanner:
         for i, st in enumerate(self._streams):
             found, safe = st.scan(buf, resume[i] - base, base, final)
             resume[i] = base + safe
-            upto = min(upto, base + safe)
+            if self._gates[i]:
+                upto = min(upto, base + safe)
             if found:
                 new.extend(found)
         if new:

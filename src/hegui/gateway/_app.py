@@ -8,7 +8,6 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 
-import httpx
 from anyio import CapacityLimiter
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -29,7 +28,7 @@ from hegui.gateway._labels import Labeler
 from hegui.gateway._metrics import Metrics
 from hegui.gateway._openapi import openapi_spec
 from hegui.gateway._state import GatewayState
-from hegui.gateway._upstream import HttpUpstream, LocalUpstream, Upstream, http_client
+from hegui.gateway._upstream import HttpUpstream, LocalUpstream, Upstream
 from hegui.policy import Policy, load_policy
 
 
@@ -118,14 +117,11 @@ def _build_control(state: GatewayState, policy: Policy, ledger: Ledger | None) -
         state.broken = f"the control database could not be read ({type(exc).__name__})"
 
 
-def _make_upstream(config: GatewayConfig, transport: httpx.AsyncBaseTransport | None) -> Upstream:
+def _make_upstream(config: GatewayConfig) -> Upstream:
     if config.upstream.startswith("local:"):
         return LocalUpstream(config.upstream, config.limits.upstream_timeout)
     key = config.upstream_key.get_secret_value() if config.upstream_key else None
-    client = http_client(config.upstream, key, config.limits.upstream_timeout)
-    if transport is not None:
-        client._transport = transport  # tests: a scripted upstream in process
-    return HttpUpstream(client, config.limits.upstream_timeout)
+    return HttpUpstream(config.upstream, key, config.limits.upstream_timeout)
 
 
 async def _models(request: Request) -> Response:
@@ -166,12 +162,10 @@ def create_app(
     config: GatewayConfig,
     *,
     ledger: Ledger | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
 ) -> Starlette:
     """Build the gateway app; all its state lives on ``app.state.gateway``.
 
-    ``ledger`` overrides the one named by the config (tests inject a failing one);
-    ``transport`` replaces the upstream client's network transport (a scripted upstream).
+    ``ledger`` overrides the one named by the config (tests inject a failing one).
     A policy, detector or ledger that fails to load does not raise: the app starts and
     answers chat requests with 503 naming the failure.
     """
@@ -180,7 +174,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        state.upstream = _make_upstream(config, transport)
+        state.upstream = _make_upstream(config)
         control = state.control
         watcher = None if control is None else asyncio.create_task(control.watch())
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -120,7 +122,12 @@ async def _chat(request: Request, state: GatewayState) -> Response:
     rid = new_response_id()
     who = principal_of(request, body, state)
     verdict = await _scan_input(state, body)
-    await evidence.record(RecordKind.REQUEST, rid, who, {"texts": verdict.texts}, verdict.findings)
+    streaming = bool(body.get("stream"))
+    record = functools.partial(
+        evidence.record, RecordKind.REQUEST, rid, who, {"texts": verdict.texts}, verdict.findings
+    )
+    if verdict.blocked or not streaming:
+        await record()
     await _throttle(state, rid, who, verdict.blocked)
     if verdict.blocked:
         count_blocks(state, "input", verdict.findings)
@@ -131,11 +138,20 @@ async def _chat(request: Request, state: GatewayState) -> Response:
         await evidence.record(RecordKind.LABEL, rid, who, {"unlabeled_output": True})
     label = labeler.implicit(rid)
     headers = {"X-AIGC": labeler.header(label)}
-    forward = {**body, "stream": bool(body.get("stream"))}
-    if forward["stream"]:
+    forward = {**body, "stream": streaming}
+    if streaming:
         forward.pop("stream_options", None)
-        stream = await upstream.open_stream(forward)
+        # The request record is made durable while the upstream starts (it would
+        # otherwise add a commit to every time to first token); stream_answer sends no
+        # byte of the answer before it is, and only an error if it fails.
+        recorded = asyncio.ensure_future(record())
+        try:
+            stream = await upstream.open_stream(forward)
+        except BaseException:
+            await recorded  # a ledger failure (503) wins over the upstream's own error
+            raise
         job = StreamJob(state, rid, who, str(body.get("model") or ""), label, unlabeled)
+        job.recorded = recorded
         return StreamingResponse(
             stream_answer(job, stream), media_type="text/event-stream", headers=headers
         )

@@ -52,6 +52,32 @@ class StreamJob:
     scan_seconds: float = 0.0
     truncated: bool = False
     killed: bool = False
+    recorded: asyncio.Future[None] | None = None
+    """The request's ledger record, still being written when the stream opens."""
+    created: int = 0
+    _text_frame: tuple[bytes, bytes] = (b"", b"")
+
+    def _head(self) -> dict[str, Any]:
+        if self.created == 0:
+            self.created = int(time.time())  # one value for every chunk of the stream
+        return {
+            "id": self.rid,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+        }
+
+    def text(self, content: str) -> bytes:
+        """A content-only delta: the hot path, so only the content is encoded each time."""
+        self.sent.append(content)
+        if not self._text_frame[0]:
+            head = json.dumps(self._head(), ensure_ascii=False, separators=(",", ":"))
+            self._text_frame = (
+                b"data: " + head[:-1].encode() + b',"choices":[{"index":0,"delta":{"content":',
+                b'},"finish_reason":null}]}\n\n',
+            )
+        start, end = self._text_frame
+        return start + json.dumps(content, ensure_ascii=False).encode() + end
 
     def chunk(self, content: str | None = None, finish: str | None = None, **extra: Any) -> bytes:
         """An SSE chunk with a content delta and/or a finish reason."""
@@ -59,16 +85,7 @@ class StreamJob:
         if content is not None:
             self.sent.append(content)
         choice = {"index": 0, "delta": delta, "finish_reason": finish}
-        return sse(
-            {
-                "id": self.rid,
-                "object": "chat.completion.chunk",
-                "created": int(time.time()),
-                "model": self.model,
-                "choices": [choice],
-                **extra,
-            }
-        )
+        return sse({**self._head(), "choices": [choice], **extra})
 
     def add_tool_calls(self, delta: Delta) -> None:
         """Merge tool-call fragments by index (held until the stream ends)."""
@@ -144,7 +161,7 @@ async def _relay(job: StreamJob, stream: UpstreamStream) -> AsyncIterator[bytes 
             job.scan_seconds += time.perf_counter() - t
             job.findings.extend(release.findings)
             if release.text:
-                yield job.chunk(release.text)
+                yield job.text(release.text)
             if release.blocked:
                 yield True
                 return
@@ -158,7 +175,7 @@ async def _relay(job: StreamJob, stream: UpstreamStream) -> AsyncIterator[bytes 
     release = scanner.close()
     job.findings.extend(release.findings)
     if release.text:
-        yield job.chunk(release.text)
+        yield job.text(release.text)
     if not release.blocked and job.tool_calls:
         for call in job.tool_calls.values():
             for text in (call["function"]["name"], call["function"]["arguments"]):
@@ -173,7 +190,14 @@ async def _relay(job: StreamJob, stream: UpstreamStream) -> AsyncIterator[bytes 
 async def stream_answer(job: StreamJob, stream: UpstreamStream) -> AsyncIterator[bytes]:
     """The SSE body sent to the client."""
     labeler = job.state.ready()[2]
-    evidence = job.state.ready()[3]
+    if job.recorded is not None:
+        try:
+            await job.recorded
+        except GatewayError as exc:  # not recorded: not one byte of the answer goes out
+            await stream.aclose()
+            yield sse(error_body(exc.message, exc.type, exc.code))
+            yield b"data: [DONE]\n\n"
+            return
     yield job.chunk("" if job.unlabeled else labeler.prefix())
     blocked, failed = False, False
     try:
@@ -209,6 +233,15 @@ async def stream_answer(job: StreamJob, stream: UpstreamStream) -> AsyncIterator
         finish = "length" if job.truncated else "tool_calls" if job.tool_calls else "stop"
         yield job.chunk(suffix or None, finish, **{field_name: job.label})
     job.state.metrics.observe_latency(job.scan_seconds)
+    error = await _record_answer(job, blocked)
+    if error is not None:
+        yield error
+    yield b"data: [DONE]\n\n"
+
+
+async def _record_answer(job: StreamJob, blocked: bool) -> bytes | None:
+    """Record what was received and sent (and the block); an SSE error if that fails."""
+    evidence = job.state.ready()[3]
     try:
         content: dict[str, Any] = {"received": "".join(job.received), "sent": "".join(job.sent)}
         if job.killed:
@@ -220,8 +253,8 @@ async def stream_answer(job: StreamJob, stream: UpstreamStream) -> AsyncIterator
             )
             await output_blocked(job.state, job.findings)
     except GatewayError as exc:
-        yield sse(error_body(exc.message, exc.type, exc.code))
-    yield b"data: [DONE]\n\n"
+        return sse(error_body(exc.message, exc.type, exc.code))
+    return None
 
 
 def _blocker(job: StreamJob) -> str:
