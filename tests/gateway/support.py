@@ -58,10 +58,15 @@ class ScriptedUpstream:
             return
         request = json.loads(body)
         self.requests.append(request)
+        legacy = not scope["path"].endswith("/chat/completions")
         if self.raw is not None:
             await self._send(send, self.status, self.raw)
         elif request.get("stream"):
-            await self._stream(send, receive)
+            await self._stream(send, receive, legacy)
+        elif legacy:
+            choice = {"index": 0, "text": self.reply, "finish_reason": "stop"}
+            answer = {"id": "up-1", "object": "text_completion", "choices": [choice]}
+            await self._send(send, 200, json.dumps(answer, ensure_ascii=False).encode())
         else:
             message: dict[str, Any] = {"role": "assistant", "content": self.reply}
             if self.tool_calls is not None:
@@ -86,7 +91,7 @@ class ScriptedUpstream:
         gone.append(True)
         self.cancelled = True
 
-    async def _stream(self, send: Any, receive: Any) -> None:
+    async def _stream(self, send: Any, receive: Any, legacy: bool) -> None:
         headers = [(b"content-type", b"text/event-stream")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         gone: list[bool] = []  # this request's own flag: the client went away
@@ -95,7 +100,8 @@ class ScriptedUpstream:
             for piece in self.chunks:
                 if gone:
                     return
-                event = {"id": "up", "choices": [{"index": 0, "delta": {"content": piece}}]}
+                part = {"text": piece} if legacy else {"delta": {"content": piece}}
+                event = {"id": "up", "choices": [{"index": 0, **part}]}
                 data = b"data: " + json.dumps(event, ensure_ascii=False).encode() + b"\n\n"
                 await send({"type": "http.response.body", "body": data, "more_body": True})
                 if self.chunk_delay:
@@ -130,7 +136,7 @@ def sse_events(text: str) -> list[Any]:
 def streamed_text(events: list[Any]) -> str:
     """The content the client assembles from the deltas."""
     return "".join(
-        e["choices"][0]["delta"].get("content") or ""
+        e["choices"][0].get("text") or e["choices"][0].get("delta", {}).get("content") or ""
         for e in events
         if isinstance(e, dict) and e.get("choices")
     )

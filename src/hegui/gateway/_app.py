@@ -19,7 +19,7 @@ from hegui.audit import Ledger, resolve_location
 from hegui.control import REDIS_URL_ENV, ControlDB, abuse_tracker
 from hegui.detect import Scanner
 from hegui.gateway._admin import killswitch_endpoint
-from hegui.gateway._chat import chat_completions
+from hegui.gateway._chat import chat_completions, completions
 from hegui.gateway._config import GatewayConfig
 from hegui.gateway._control import ControlView
 from hegui.gateway._errors import GatewayError
@@ -196,6 +196,7 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+            Route("/v1/completions", completions, methods=["POST"]),
             Route("/v1/models", _models, methods=["GET"]),
             Route("/healthz", _healthz, methods=["GET"]),
             Route("/metrics", _metrics, methods=["GET"]),

@@ -46,45 +46,49 @@ def count_blocks(state: GatewayState, direction: str, findings: Sequence[Finding
         state.metrics.inc("hegui_gateway_blocks_total", direction=direction, detector=name)
 
 
-def completion(rid: str, model: str, text: str, finish: str) -> JSON:
-    """A one-choice chat completion (used for refusals)."""
+def completion(rid: str, model: str, text: str, finish: str, *, legacy: bool = False) -> JSON:
+    """A one-choice chat (``legacy``: text) completion, used for refusals."""
+    choice: JSON = (
+        {"index": 0, "text": text, "logprobs": None, "finish_reason": finish}
+        if legacy
+        else {
+            "index": 0,
+            "message": {"role": "assistant", "content": text},
+            "finish_reason": finish,
+        }
+    )
+    kind = "text_completion" if legacy else "chat.completion"
     return {
         "id": rid,
-        "object": "chat.completion",
+        "object": kind,
         "created": int(time.time()),
         "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": text},
-                "finish_reason": finish,
-            }
-        ],
+        "choices": [choice],
     }
 
 
-def refusal(state: GatewayState, rid: str, body: JSON) -> Response:
+def refusal(state: GatewayState, rid: str, body: JSON, *, legacy: bool = False) -> Response:
     """The answer to a blocked request, per ``refusal_mode``."""
     config = state.config
     if config.refusal_mode == "error":
         return GatewayError(400, config.refusal_text, CONTENT_FILTER, "input_blocked").response()
     model = str(body.get("model") or "")
+    answer = completion(rid, model, config.refusal_text, CONTENT_FILTER, legacy=legacy)
     if body.get("stream"):
-        chunk = {"id": rid, "object": "chat.completion.chunk", "created": int(time.time())}
-        choice = {"index": 0, "delta": {"role": "assistant", "content": config.refusal_text}}
-        events = sse(
-            {**chunk, "model": model, "choices": [{**choice, "finish_reason": CONTENT_FILTER}]}
-        )
-        return Response(events + b"data: [DONE]\n\n", media_type="text/event-stream")
-    return JSONResponse(completion(rid, model, config.refusal_text, CONTENT_FILTER))
+        if not legacy:  # a stream chunk carries a delta, not a message
+            message = answer["choices"][0].pop("message")
+            answer["choices"][0]["delta"] = message
+            answer["object"] = "chat.completion.chunk"
+        return Response(sse(answer) + b"data: [DONE]\n\n", media_type="text/event-stream")
+    return JSONResponse(answer)
 
 
-async def chat_completions(request: Request) -> Response:
-    """The guarded chat endpoint; every failure is an OpenAI-style error, never a trace."""
+async def _answer(request: Request, *, legacy: bool) -> Response:
+    """Run one guarded request; every failure is an OpenAI-style error, never a trace."""
     state: GatewayState = request.app.state.gateway
     status = 500
     try:
-        response = await _chat(request, state)
+        response = await _chat(request, state, legacy)
         status = response.status_code
         return response
     except GatewayError as exc:
@@ -97,13 +101,26 @@ async def chat_completions(request: Request) -> Response:
         status = 503
         return unavailable("internal gateway error; request refused (fail closed)").response()
     finally:
-        state.metrics.inc("hegui_gateway_requests_total", route="chat", status=str(status))
+        route = "completions" if legacy else "chat"
+        state.metrics.inc("hegui_gateway_requests_total", route=route, status=str(status))
 
 
-async def _scan_input(state: GatewayState, body: JSON) -> Any:
+async def chat_completions(request: Request) -> Response:
+    """``POST /v1/chat/completions``."""
+    return await _answer(request, legacy=False)
+
+
+async def completions(request: Request) -> Response:
+    """``POST /v1/completions``: the legacy text endpoint, guarded the same way."""
+    return await _answer(request, legacy=True)
+
+
+async def _scan_input(state: GatewayState, body: JSON, legacy: bool) -> Any:
     scanner = state.ready()[0]
     try:
-        return await anyio.to_thread.run_sync(guard_input, scanner, body, limiter=state.limiter)
+        return await anyio.to_thread.run_sync(
+            guard_input, scanner, body, legacy, limiter=state.limiter
+        )
     except GatewayError:
         raise
     except Exception:
@@ -113,15 +130,14 @@ async def _scan_input(state: GatewayState, body: JSON) -> Any:
         ) from None
 
 
-async def _chat(request: Request, state: GatewayState) -> Response:
+async def _chat(request: Request, state: GatewayState, legacy: bool) -> Response:
     started = time.perf_counter()
     _, _, labeler, evidence, upstream = state.ready()
-    body = parse_body(
-        await read_body(request, state.config.limits.max_body_bytes), state.config.limits
-    )
-    rid = new_response_id()
+    raw = await read_body(request, state.config.limits.max_body_bytes)
+    body = parse_body(raw, state.config.limits, legacy=legacy)
+    rid = new_response_id(legacy)
     who = principal_of(request, body, state)
-    verdict = await _scan_input(state, body)
+    verdict = await _scan_input(state, body, legacy)
     streaming = bool(body.get("stream"))
     record = functools.partial(
         evidence.record, RecordKind.REQUEST, rid, who, {"texts": verdict.texts}, verdict.findings
@@ -132,7 +148,7 @@ async def _chat(request: Request, state: GatewayState) -> Response:
     if verdict.blocked:
         count_blocks(state, "input", verdict.findings)
         await evidence.record(RecordKind.BLOCK, rid, who, {"direction": "input"}, verdict.findings)
-        return refusal(state, rid, body)
+        return refusal(state, rid, body, legacy=legacy)
     unlabeled = wants_unlabeled(request, who, state.config)
     if unlabeled:
         await evidence.record(RecordKind.LABEL, rid, who, {"unlabeled_output": True})
@@ -146,25 +162,46 @@ async def _chat(request: Request, state: GatewayState) -> Response:
         # byte of the answer before it is, and only an error if it fails.
         recorded = asyncio.ensure_future(record())
         try:
-            stream = await upstream.open_stream(forward)
+            stream = await upstream.open_stream(forward, legacy=legacy)
         except BaseException:
             await recorded  # a ledger failure (503) wins over the upstream's own error
             raise
         job = StreamJob(state, rid, who, str(body.get("model") or ""), label, unlabeled)
+        job.legacy = legacy
         job.recorded = recorded
         return StreamingResponse(
             stream_answer(job, stream), media_type="text/event-stream", headers=headers
         )
     up_start = time.perf_counter()
-    data = await upstream.complete(forward)
+    data = await upstream.complete(forward, legacy=legacy)
     up_time = time.perf_counter() - up_start
     if state.control is not None and state.control.switch.engaged:
         raise unavailable(SUSPENDED, "kill_switch")
+    if legacy:
+        _as_messages(data)
     await _guard_answer(state, data, rid, who, unlabeled=unlabeled)
+    if legacy:
+        _as_texts(data)
     data["id"] = rid
     data[labeler.spec.implicit.field_name.lower()] = label
     state.metrics.observe_latency(time.perf_counter() - started - up_time)
     return JSONResponse(data, headers=headers)
+
+
+def _as_messages(data: JSON) -> None:
+    """A text completion's choices in chat form, so one output guard checks both."""
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
+        raise GatewayError(
+            502, "upstream sent a malformed completion", "upstream_error", "bad_gateway"
+        )
+    for choice in choices:
+        choice["message"] = {"role": "assistant", "content": choice.pop("text", "")}
+
+
+def _as_texts(data: JSON) -> None:
+    for choice in data["choices"]:
+        choice["text"] = choice.pop("message").get("content") or ""
 
 
 def _choices(data: JSON) -> list[JSON]:

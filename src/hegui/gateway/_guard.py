@@ -45,8 +45,8 @@ class InputVerdict:
     texts: list[str]
 
 
-def parse_body(raw: bytes, limits: GatewayLimits) -> JSON:
-    """Decode and shape-check a chat request; a 4xx ``GatewayError`` when it is wrong."""
+def parse_body(raw: bytes, limits: GatewayLimits, *, legacy: bool = False) -> JSON:
+    """Decode and shape-check a chat (``legacy``: text completion) request; 4xx if wrong."""
     if len(raw) > limits.max_body_bytes:
         raise GatewayError(413, "request body too large", "invalid_request_error", "too_large")
     try:
@@ -59,6 +59,11 @@ def parse_body(raw: bytes, limits: GatewayLimits) -> JSON:
         raise bad_request("request body is not valid JSON", "invalid_json") from None
     if not isinstance(body, dict):
         raise bad_request("request body must be a JSON object", "invalid_json")
+    if not isinstance(body.get("stream", False), bool):
+        raise bad_request("'stream' must be a boolean", "invalid_stream")
+    if legacy:
+        _check_prompt(body.get("prompt"), limits)
+        return body
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise bad_request("'messages' must be a non-empty list", "invalid_messages")
@@ -68,9 +73,22 @@ def parse_body(raw: bytes, limits: GatewayLimits) -> JSON:
         )
     if not all(isinstance(m, dict) for m in messages):
         raise bad_request("every message must be an object", "invalid_messages")
-    if not isinstance(body.get("stream", False), bool):
-        raise bad_request("'stream' must be a boolean", "invalid_stream")
     return body
+
+
+def _check_prompt(prompt: Any, limits: GatewayLimits) -> None:
+    if isinstance(prompt, str):
+        return
+    if not isinstance(prompt, list) or not prompt or not all(isinstance(p, str) for p in prompt):
+        raise bad_request(
+            "'prompt' must be a string or a non-empty list of strings"
+            " (token ids cannot be checked)",
+            "invalid_prompt",
+        )
+    if len(prompt) > limits.max_messages:
+        raise bad_request(
+            f"too many prompts ({len(prompt)} > {limits.max_messages})", "too_many_messages"
+        )
 
 
 def _content_slots(message: JSON, where: str) -> list[Slot]:
@@ -105,8 +123,13 @@ def _call_slots(call: Any, where: str) -> list[Slot]:
     ]
 
 
-def text_slots(body: JSON) -> list[Slot]:
+def text_slots(body: JSON, *, legacy: bool = False) -> list[Slot]:
     """Every text of the request a user or tool could have written."""
+    if legacy:
+        prompt = body["prompt"]
+        if isinstance(prompt, str):
+            return [Slot(body, "prompt", "prompt")]
+        return [Slot(prompt, i, f"prompt[{i}]") for i in range(len(prompt))]
     slots: list[Slot] = []
     for i, message in enumerate(body["messages"]):
         where = f"messages[{i}]"
@@ -123,12 +146,12 @@ def text_slots(body: JSON) -> list[Slot]:
     return slots
 
 
-def guard_input(scanner: Scanner, body: JSON) -> InputVerdict:
+def guard_input(scanner: Scanner, body: JSON, legacy: bool = False) -> InputVerdict:
     """Scan every text; apply masks in place; report a block (runs in a worker thread)."""
     findings: list[Finding] = []
     blocked = False
     texts = []
-    for slot in text_slots(body):
+    for slot in text_slots(body, legacy=legacy):
         text = slot.text
         texts.append(text)
         found = scanner.scan(text)

@@ -103,6 +103,6 @@ def wants_unlabeled(request: Request, who: str, config: GatewayConfig) -> bool:
     return asked and (who in allowed or who.partition(":")[2] in allowed)
 
 
-def new_response_id() -> str:
+def new_response_id(legacy: bool = False) -> str:
     """A fresh completion id (ASCII, within the label's allowed characters)."""
-    return "chatcmpl-" + uuid.uuid4().hex
+    return ("cmpl-" if legacy else "chatcmpl-") + uuid.uuid4().hex

@@ -55,6 +55,8 @@ class StreamJob:
     recorded: asyncio.Future[None] | None = None
     """The request's ledger record, still being written when the stream opens."""
     created: int = 0
+    legacy: bool = False
+    """A ``/v1/completions`` stream: chunks carry ``text``, not a ``delta``."""
     _text_frame: tuple[bytes, bytes] = (b"", b"")
 
     def _head(self) -> dict[str, Any]:
@@ -62,7 +64,7 @@ class StreamJob:
             self.created = int(time.time())  # one value for every chunk of the stream
         return {
             "id": self.rid,
-            "object": "chat.completion.chunk",
+            "object": "text_completion" if self.legacy else "chat.completion.chunk",
             "created": self.created,
             "model": self.model,
         }
@@ -72,9 +74,11 @@ class StreamJob:
         self.sent.append(content)
         if not self._text_frame[0]:
             head = json.dumps(self._head(), ensure_ascii=False, separators=(",", ":"))
+            opening = b'"text":' if self.legacy else b'"delta":{"content":'
+            closing = b',"logprobs":null' if self.legacy else b"}"
             self._text_frame = (
-                b"data: " + head[:-1].encode() + b',"choices":[{"index":0,"delta":{"content":',
-                b'},"finish_reason":null}]}\n\n',
+                b"data: " + head[:-1].encode() + b',"choices":[{"index":0,' + opening,
+                closing + b',"finish_reason":null}]}\n\n',
             )
         start, end = self._text_frame
         return start + json.dumps(content, ensure_ascii=False).encode() + end
@@ -84,7 +88,11 @@ class StreamJob:
         delta: dict[str, Any] = {} if content is None else {"content": content}
         if content is not None:
             self.sent.append(content)
-        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        choice: dict[str, Any] = (
+            {"index": 0, "text": content or "", "logprobs": None, "finish_reason": finish}
+            if self.legacy
+            else {"index": 0, "delta": delta, "finish_reason": finish}
+        )
         return sse({**self._head(), "choices": [choice], **extra})
 
     def add_tool_calls(self, delta: Delta) -> None:

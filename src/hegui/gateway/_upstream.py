@@ -44,12 +44,12 @@ class UpstreamStream(Protocol):
 class Upstream(Protocol):
     """What the gateway needs from a model."""
 
-    async def complete(self, body: JSON) -> JSON:
-        """A whole (non-streamed) chat completion."""
+    async def complete(self, body: JSON, *, legacy: bool = False) -> JSON:
+        """A whole (non-streamed) chat completion (``legacy``: a text completion)."""
         ...
 
-    async def open_stream(self, body: JSON) -> UpstreamStream:
-        """Start a streamed chat completion (status checked before returning)."""
+    async def open_stream(self, body: JSON, *, legacy: bool = False) -> UpstreamStream:
+        """Start a streamed completion (status checked before returning)."""
         ...
 
     async def models(self) -> JSON:
@@ -76,15 +76,18 @@ def _upstream_error(status: int, body: bytes) -> GatewayError:
     return GatewayError(status, message, type_ or "upstream_error", str(code or "upstream_error"))
 
 
-def parse_delta(data: str) -> Delta | None:
-    """Parse the JSON of one ``data:`` line; ``None`` for a chunk without choices."""
+def parse_delta(data: str, *, legacy: bool = False) -> Delta | None:
+    """Parse the JSON of one ``data:`` line; ``None`` for a chunk without choices.
+
+    ``legacy``: a ``/v1/completions`` chunk, whose text is ``choices[0].text``.
+    """
     try:
         chunk = json.loads(data)
         choices = chunk["choices"]
         if not choices:
             return None
         choice = choices[0]
-        delta = choice.get("delta") or {}
+        delta = {"content": choice.get("text")} if legacy else (choice.get("delta") or {})
         content = delta.get("content") or ""
         tool_calls = delta.get("tool_calls") or []
         if not isinstance(content, str) or not isinstance(tool_calls, list):
@@ -103,9 +106,10 @@ class _HttpStream:
     tool call can be longer, so the bytes are split here with no such limit.
     """
 
-    def __init__(self, resp: aiohttp.ClientResponse, timeout: float) -> None:
+    def __init__(self, resp: aiohttp.ClientResponse, timeout: float, legacy: bool) -> None:
         self._resp = resp
         self._timeout = timeout
+        self._legacy = legacy
         self._done = False
 
     async def _lines(self) -> AsyncIterator[bytes]:
@@ -131,7 +135,7 @@ class _HttpStream:
                 if data == b"[DONE]":
                     self._done = True
                     return
-                delta = parse_delta(data.decode("utf-8", "replace"))
+                delta = parse_delta(data.decode("utf-8", "replace"), legacy=self._legacy)
                 if delta is not None:
                     yield delta
         except TimeoutError:
@@ -144,6 +148,10 @@ class _HttpStream:
             self._resp.release()  # read to the end: the connection goes back to the pool
         else:
             self._resp.close()  # drop the connection: the upstream sees the client leave
+
+
+def _path(legacy: bool) -> str:
+    return "completions" if legacy else "chat/completions"
 
 
 class HttpUpstream:
@@ -200,16 +208,16 @@ class HttpUpstream:
             raise upstream_failed(502, "upstream sent a non-object JSON", "bad_gateway")
         return data
 
-    async def complete(self, body: JSON) -> JSON:
-        """POST ``/chat/completions`` and return the JSON answer."""
-        return await self._json("POST", "chat/completions", body)
+    async def complete(self, body: JSON, *, legacy: bool = False) -> JSON:
+        """POST ``/chat/completions`` (or ``/completions``) and return the JSON answer."""
+        return await self._json("POST", _path(legacy), body)
 
-    async def open_stream(self, body: JSON) -> UpstreamStream:
+    async def open_stream(self, body: JSON, *, legacy: bool = False) -> UpstreamStream:
         """POST with ``stream: true``; the status is checked before the stream is read."""
-        resp = await self._open("POST", "chat/completions", body)
+        resp = await self._open("POST", _path(legacy), body)
         if resp.status != 200:
             raise _upstream_error(resp.status, await self._read(resp))
-        return _HttpStream(resp, self.timeout)
+        return _HttpStream(resp, self.timeout, legacy)
 
     async def models(self) -> JSON:
         """GET ``/models``."""
@@ -244,18 +252,31 @@ class LocalUpstream:
         self.target = LocalTarget(spec, Limits(timeout_s=timeout))
 
     async def _text(self, body: JSON) -> str:
-        messages = [
-            {"role": str(m.get("role", "user")), "content": str(m.get("content") or "")}
-            for m in body.get("messages", [])
-        ]
+        if "prompt" in body:  # a text completion: the chat model answers the prompt
+            prompt = body["prompt"]
+            text = prompt if isinstance(prompt, str) else "\n".join(map(str, prompt))
+            messages = [{"role": "user", "content": text}]
+        else:
+            messages = [
+                {"role": str(m.get("role", "user")), "content": str(m.get("content") or "")}
+                for m in body.get("messages", [])
+            ]
         reply = await self.target.generate(messages)
         if reply.error is not None:
             raise upstream_failed(502, "the local model failed to answer", "bad_gateway")
         return reply.text
 
-    async def complete(self, body: JSON) -> JSON:
-        """Generate and wrap the text as a chat completion."""
+    async def complete(self, body: JSON, *, legacy: bool = False) -> JSON:
+        """Generate and wrap the text as a chat (or text) completion."""
         text = await self._text(body)
+        if legacy:
+            return {
+                "id": "local",
+                "object": "text_completion",
+                "created": int(time.time()),
+                "model": self.name,
+                "choices": [{"index": 0, "text": text, "finish_reason": "stop"}],
+            }
         return {
             "id": "local",
             "object": "chat.completion",
@@ -270,7 +291,7 @@ class LocalUpstream:
             ],
         }
 
-    async def open_stream(self, body: JSON) -> UpstreamStream:
+    async def open_stream(self, body: JSON, *, legacy: bool = False) -> UpstreamStream:
         """Generate the whole answer, then stream it in small pieces."""
         return _TextStream(await self._text(body))
 
