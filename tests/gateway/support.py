@@ -91,6 +91,20 @@ class ScriptedUpstream:
         gone.append(True)
         self.cancelled = True
 
+    def _tool_fragments(self) -> list[dict[str, Any]]:
+        """Each tool call streamed as OpenAI does: id and name first, then the
+        arguments in two pieces."""
+        out: list[dict[str, Any]] = []
+        for i, call in enumerate(self.tool_calls or []):
+            fn = call["function"]
+            args = fn.get("arguments", "")
+            half = len(args) // 2
+            head = {"index": i, "id": call.get("id", f"call_{i}"), "type": "function"}
+            out.append({"tool_calls": [{**head, "function": {"name": fn["name"]}}]})
+            for piece in (args[:half], args[half:]):
+                out.append({"tool_calls": [{"index": i, "function": {"arguments": piece}}]})
+        return out
+
     async def _stream(self, send: Any, receive: Any, legacy: bool) -> None:
         headers = [(b"content-type", b"text/event-stream")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -106,6 +120,10 @@ class ScriptedUpstream:
                 await send({"type": "http.response.body", "body": data, "more_body": True})
                 if self.chunk_delay:
                     await asyncio.sleep(self.chunk_delay)
+            for fragment in self._tool_fragments():
+                event = {"id": "up", "choices": [{"index": 0, "delta": fragment}]}
+                data = b"data: " + json.dumps(event, ensure_ascii=False).encode() + b"\n\n"
+                await send({"type": "http.response.body", "body": data, "more_body": True})
             end = {"id": "up", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
             tail = b"data: " + json.dumps(end).encode() + b"\n\ndata: [DONE]\n\n"
             await send({"type": "http.response.body", "body": tail})

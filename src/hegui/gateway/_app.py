@@ -81,6 +81,10 @@ def _build(state: GatewayState, ledger: Ledger | None) -> None:
         state.broken = str(exc)
         return
     state.evidence = Evidence(ledger, policy, key, state.limiter)
+    if config.allowed_tools is not None:
+        state.allowed_tools = config.allowed_tools
+    elif policy.tools is not None:
+        state.allowed_tools = frozenset(policy.tools.allowed)
     _build_control(state, policy, ledger)
 
 

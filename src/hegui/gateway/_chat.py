@@ -17,7 +17,13 @@ from hegui.audit import RecordKind
 from hegui.detect import Action, Finding
 from hegui.gateway._control import SUSPENDED
 from hegui.gateway._errors import GatewayError, unavailable
-from hegui.gateway._guard import guard_input, guard_output, parse_body
+from hegui.gateway._guard import (
+    check_offered_tools,
+    guard_input,
+    guard_output,
+    guard_tool_call,
+    parse_body,
+)
 from hegui.gateway._state import GatewayState, new_response_id, principal_of, wants_unlabeled
 from hegui.gateway._stream import StreamJob, output_blocked, sse, stream_answer
 
@@ -135,6 +141,7 @@ async def _chat(request: Request, state: GatewayState, legacy: bool) -> Response
     _, _, labeler, evidence, upstream = state.ready()
     raw = await read_body(request, state.config.limits.max_body_bytes)
     body = parse_body(raw, state.config.limits, legacy=legacy)
+    check_offered_tools(body, state.allowed_tools)
     rid = new_response_id(legacy)
     who = principal_of(request, body, state)
     verdict = await _scan_input(state, body, legacy)
@@ -215,29 +222,29 @@ def _choices(data: JSON) -> list[JSON]:
     return choices
 
 
-def _answer_texts(message: JSON) -> tuple[str, list[str]]:
+def _answer_texts(message: JSON) -> tuple[str, list[tuple[str, str]]]:
     content = message.get("content") or ""
     if not isinstance(content, str):
         raise GatewayError(502, "upstream sent non-text content", "upstream_error", "bad_gateway")
-    args = []
+    calls = []
     for call in message.get("tool_calls") or []:
         fn = call.get("function") if isinstance(call, dict) else None
         if not isinstance(fn, dict):
             raise GatewayError(
                 502, "upstream sent a malformed tool call", "upstream_error", "bad_gateway"
             )
-        args += [str(fn.get("name") or ""), str(fn.get("arguments") or "")]
-    return content, args
+        calls.append((str(fn.get("name") or ""), str(fn.get("arguments") or "")))
+    return content, calls
 
 
 def _scan_answer(state: GatewayState, data: JSON) -> list[tuple[str, str, list[Finding], bool]]:
     scanner = state.ready()[1]
     out = []
     for choice in _choices(data):
-        content, args = _answer_texts(choice["message"])
+        content, calls = _answer_texts(choice["message"])
         shown, found, blocked = guard_output(scanner, content)
-        for text in args:
-            more = scanner.scan(text)
+        for name, arguments in calls:
+            more = guard_tool_call(scanner, name, arguments, state.allowed_tools)
             found += more
             blocked = blocked or any(f.action is Action.BLOCK for f in more)
         out.append((content, shown, found, blocked))

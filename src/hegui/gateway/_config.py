@@ -53,6 +53,9 @@ class GatewayConfig(BaseModel):
     """Where the explicit text label goes; ``None`` takes the pack's position."""
     label_language: Literal["zh", "en"] = "zh"
     """Which of the pack's label wordings to add."""
+    allowed_tools: frozenset[str] | None = None
+    """Tool names the model may be offered and may call; ``None`` takes the pack's
+    ``tools.allowed`` (and no pack list means any tool)."""
     allow_unlabeled: frozenset[str] = frozenset()
     """Principals (API key or ``user``) who may ask for answers without the explicit label
     (header ``X-Hegui-Unlabeled: 1``); the implicit label is always added."""

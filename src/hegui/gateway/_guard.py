@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from hegui.detect import Action, Finding, Scanner, apply_actions
+from hegui.detect import Action, Finding, Scanner, Severity, apply_actions
 from hegui.gateway._config import GatewayLimits
 from hegui.gateway._errors import GatewayError, bad_request
 
@@ -168,3 +168,47 @@ def guard_output(scanner: Scanner, text: str) -> tuple[str, list[Finding], bool]
     found = scanner.scan(text)
     shown, blocked = apply_actions(text, found)
     return shown, found, blocked
+
+
+def guard_tool_call(
+    scanner: Scanner, name: str, arguments: str, allowed: frozenset[str] | None
+) -> list[Finding]:
+    """Findings of one tool call the model made.
+
+    The name and arguments are scanned, and a name not on the allowlist (``None``: any
+    tool) is a block.
+    """
+    found = scanner.scan(name) + scanner.scan(arguments)
+    if allowed is not None and name not in allowed:
+        found.append(
+            Finding(
+                detector="tools",
+                risk="tool",
+                start=0,
+                end=len(name),
+                matched=name,
+                term=name,
+                action=Action.BLOCK,
+                severity=Severity.MEDIUM,
+                kind="tool_not_allowed",
+            )
+        )
+    return found
+
+
+def check_offered_tools(body: JSON, allowed: frozenset[str] | None) -> None:
+    """Refuse a request that offers the model a tool outside the allowlist (400)."""
+    if allowed is None:
+        return
+    offered = body.get("tools") or []
+    legacy = body.get("functions") or []
+    if not isinstance(offered, list) or not isinstance(legacy, list):
+        raise bad_request("'tools' and 'functions' must be lists", "invalid_tools")
+    names = [
+        (t.get("function") or {}).get("name") if isinstance(t, dict) else None for t in offered
+    ] + [f.get("name") if isinstance(f, dict) else None for f in legacy]
+    for name in names:
+        if not isinstance(name, str):
+            raise bad_request("every tool needs a function name", "invalid_tools")
+        if name not in allowed:
+            raise bad_request(f"tool {name!r} is not allowed by the policy", "tool_not_allowed")

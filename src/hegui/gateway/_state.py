@@ -42,6 +42,8 @@ class GatewayState:
     """The ledger this app opened (and closes on shutdown)."""
     control: ControlView | None = field(default=None, repr=False)
     """Keys, principals and the kill switch (``None`` without a data dir or database)."""
+    allowed_tools: frozenset[str] | None = None
+    """Tool names the model may be offered and may call (``None``: any)."""
     warnings: list[str] = field(default_factory=list)
     """What the operator should know at start (shown by ``/healthz``)."""
 

@@ -20,6 +20,7 @@ from hegui.audit import RecordKind
 from hegui.detect import Action, Finding
 from hegui.gateway._control import LiveStream
 from hegui.gateway._errors import GatewayError, error_body
+from hegui.gateway._guard import guard_tool_call
 from hegui.gateway._state import GatewayState
 from hegui.gateway._upstream import Delta, UpstreamStream
 
@@ -185,13 +186,14 @@ async def _relay(job: StreamJob, stream: UpstreamStream) -> AsyncIterator[bytes 
     if release.text:
         yield job.text(release.text)
     if not release.blocked and job.tool_calls:
+        scanner_ = job.state.ready()[1]
         for call in job.tool_calls.values():
-            for text in (call["function"]["name"], call["function"]["arguments"]):
-                found = job.state.ready()[1].scan(text)
-                job.findings.extend(found)
-                if any(f.action is Action.BLOCK for f in found):
-                    yield True
-                    return
+            fn = call["function"]
+            found = guard_tool_call(scanner_, fn["name"], fn["arguments"], job.state.allowed_tools)
+            job.findings.extend(found)
+            if any(f.action is Action.BLOCK for f in found):
+                yield True
+                return
     yield release.blocked
 
 

@@ -41,6 +41,7 @@ from hegui.policy._sections import (
     Retention,
     Risk,
     Thresholds,
+    ToolRules,
 )
 from hegui.policy._spec import PackSpec, Reference
 
@@ -80,6 +81,7 @@ __all__ = [
     "Severity",
     "SignatureScheme",
     "Thresholds",
+    "ToolRules",
     "USSection",
     "deep_merge",
     "list_packs",

@@ -24,6 +24,7 @@ from hegui.policy._sections import (
     Retention,
     Risk,
     Thresholds,
+    ToolRules,
 )
 from hegui.policy._spec import PackSpec, Reference
 
@@ -178,6 +179,11 @@ class Policy:
     def principals(self) -> PrincipalRules | None:
         """Who may use the service."""
         return self._spec.principals
+
+    @property
+    def tools(self) -> ToolRules | None:
+        """Tool allowlist for the gateway."""
+        return self._spec.tools
 
     @property
     def retention(self) -> Retention | None:

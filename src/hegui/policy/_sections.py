@@ -226,6 +226,13 @@ class CorpusRules(PolicyModel):
     """Automated sampling."""
 
 
+class ToolRules(PolicyModel):
+    """Which tools a model behind the gateway may be offered and may call."""
+
+    allowed: list[Name]
+    """Function names allowed; any other tool in a request or a tool call is refused."""
+
+
 class PrincipalRules(PolicyModel):
     """Who may use the service."""
 

@@ -21,6 +21,7 @@ from hegui.policy._sections import (
     Retention,
     Risk,
     Thresholds,
+    ToolRules,
 )
 
 
@@ -68,6 +69,8 @@ class PackSpec(PolicyModel):
     """When users who keep sending violating prompts are suspended."""
     principals: PrincipalRules | None = None
     """Who may use the service (verification)."""
+    tools: ToolRules | None = None
+    """Tool allowlist for the gateway (absent: any tool)."""
     retention: Retention | None = None
     """How long logs are kept."""
     incidents: Incidents | None = None
