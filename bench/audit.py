@@ -1,8 +1,9 @@
 """Benchmark of the audit ledger: durable appends, verify() and inclusion proofs.
 
-- SQLite, one process (``--threads`` callers sharing the group-commit writer), 1 KB
-  records, ``synchronous=FULL``; beside plain inserts of the same rows into the same
-  database (batches of 500 per transaction, no ledger);
+- SQLite, one process, 1 KB records, ``synchronous=FULL``: ``--threads`` threads calling
+  ``append``, and ``--tasks`` coroutines awaiting ``append_async`` (both share the
+  group-commit writer); beside plain inserts of the same rows into the same database
+  (batches of 500 per transaction, no ledger);
 - PostgreSQL, four writer processes at once into one ledger, beside four processes
   doing plain inserts;
 - ``verify()`` over ``--verify-records`` records (default 1,000,000);
@@ -14,6 +15,7 @@ Usage: python bench/audit.py [--seconds 10] [--out bench/results/audit.json]
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import math
 import multiprocessing as mp
@@ -57,6 +59,27 @@ def _ledger_rate(ledger: Ledger, threads: int, seconds: float) -> float:
     for w in workers:
         w.join()
     return sum(count) / (time.perf_counter() - start)
+
+
+def _async_rate(ledger: Ledger, tasks: int, seconds: float) -> float:
+    """Appends from ``tasks`` coroutines on one event loop (how the gateway appends)."""
+
+    async def run() -> float:
+        count = [0]
+        stop = time.perf_counter() + seconds
+
+        async def work() -> None:
+            i = 0
+            while time.perf_counter() < stop:
+                await ledger.append_async(_record(i))
+                i += 1
+            count[0] += i
+
+        start = time.perf_counter()
+        await asyncio.gather(*(work() for _ in range(tasks)))
+        return count[0] / (time.perf_counter() - start)
+
+    return asyncio.run(run())
 
 
 def _plain_sqlite_rate(path: Path, seconds: float) -> float:
@@ -156,6 +179,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=256)
+    parser.add_argument("--tasks", type=int, default=1024, help="coroutines for the asyncio row")
     parser.add_argument("--verify-records", type=int, default=1_000_000)
     parser.add_argument("--out", type=Path, default=Path("bench/results/audit.json"))
     parser.add_argument(
@@ -167,7 +191,8 @@ def main() -> None:
     args = parser.parse_args()
     parts = set(args.only or ("sqlite", "postgresql", "verify"))
     nan = float("nan")
-    sqlite_ledger = sqlite_plain = pg_ledger = pg_plain = verify_s = proof_us = nan
+    sqlite_ledger = sqlite_async = sqlite_plain = pg_ledger = pg_plain = verify_s = nan
+    proof_us = nan
     size = args.verify_records
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
@@ -175,13 +200,16 @@ def main() -> None:
             keyring = Keyring({}, SigningKey.generate())
             with Ledger(open_store(str(base / "ledger.db")), keyring) as ledger:
                 sqlite_ledger = _ledger_rate(ledger, args.threads, args.seconds)
+            with Ledger(open_store(str(base / "ledger-async.db")), keyring) as ledger:
+                sqlite_async = _async_rate(ledger, args.tasks, args.seconds)
             sqlite_plain = _plain_sqlite_rate(base / "ledger.db", args.seconds)
         if "postgresql" in parts:
             pg_ledger, pg_plain = _pg_rates(args.seconds, args.threads)
         if "verify" in parts:
             verify_s, proof_us, size = _verify_and_proofs(base / "verify.db", args.verify_records)
     rows = [
-        ("SQLite appends/s (1 process, 1 KB, FULL)", sqlite_ledger, sqlite_plain, 20_000.0),
+        ("SQLite appends/s (1 process, threads)", sqlite_ledger, sqlite_plain, 20_000.0),
+        ("SQLite appends/s (1 process, asyncio)", sqlite_async, sqlite_plain, 20_000.0),
         ("PostgreSQL appends/s (4 processes, 1 KB)", pg_ledger, pg_plain, 5_000.0),
     ]
     print(f"{'measure':44} {'ledger':>10} {'plain':>10} {'ratio':>6}  goal")
@@ -203,7 +231,11 @@ def main() -> None:
         "machine": {"python": sys.version.split()[0], "platform": platform.platform()},
         "threads": args.threads,
         "seconds": args.seconds,
-        "sqlite": {"ledger_per_s": sqlite_ledger, "plain_per_s": sqlite_plain},
+        "sqlite": {
+            "ledger_per_s": sqlite_ledger,
+            "ledger_async_per_s": sqlite_async,
+            "plain_per_s": sqlite_plain,
+        },
         "postgresql_4_writers": {"ledger_per_s": pg_ledger, "plain_per_s": pg_plain},
         "verify": {"records": size, "seconds": verify_s},
         "inclusion_proof_us": proof_us,

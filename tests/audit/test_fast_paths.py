@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import random
 import threading
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
-from hegui.audit import AuditRecord, ContentCipher, canonical_json
+from hegui.audit import (
+    AuditRecord,
+    AuditWriteError,
+    ContentCipher,
+    Keyring,
+    Ledger,
+    Receipt,
+    SigningKey,
+    canonical_json,
+    open_store,
+)
 from hegui.audit._commit import GroupCommitter, _Pending, _WakeChain
 from hegui.audit._merkle import Frontier, MerkleCache
 
@@ -97,3 +109,69 @@ def test_every_caller_of_a_batch_gets_its_own_results() -> None:
         thread.join(timeout=30)
     committer.close()
     assert results == {i: ([i * 10, i * 10 + 10] if i % 2 else [i * 10]) for i in range(20)}
+
+
+def test_async_callers_share_commits_with_threads_and_get_their_own_results() -> None:
+    gate = threading.Event()
+    batches: list[int] = []
+
+    def commit(items: list[int]) -> list[int]:
+        gate.wait(5)
+        batches.append(len(items))
+        if -1 in items:
+            raise OSError("disk full")
+        return [item * 10 for item in items]
+
+    committer: GroupCommitter[int, int] = GroupCommitter(commit)
+    thread_results: dict[int, list[int]] = {}
+
+    def call(i: int) -> None:
+        thread_results[i] = committer.submit([i])
+
+    async def main() -> list[list[int]]:
+        threads = [threading.Thread(target=call, args=(i,)) for i in range(100, 105)]
+        for thread in threads:
+            thread.start()
+        tasks = [asyncio.ensure_future(committer.submit_async([i, i + 1])) for i in range(50)]
+        cancelled = asyncio.ensure_future(committer.submit_async([999]))
+        await asyncio.sleep(0.05)
+        cancelled.cancel()  # a caller that gave up must not disturb the others
+        gate.set()
+        results = await asyncio.gather(*tasks)
+        for thread in threads:
+            thread.join(timeout=30)
+        return results
+
+    results = asyncio.run(main())
+    assert results == [[i * 10, i * 10 + 10] for i in range(50)]
+    assert thread_results == {i: [i * 10] for i in range(100, 105)}
+    assert max(batches) > 2  # concurrent callers really shared commits
+
+    async def failing() -> None:
+        await asyncio.gather(committer.submit_async([-1]), committer.submit_async([5]))
+
+    with pytest.raises(AuditWriteError, match="nothing stored: disk full"):
+        asyncio.run(failing())
+    committer.close()
+
+
+def test_append_async_builds_one_verifiable_tree(tmp_path: Path) -> None:
+    ledger = Ledger(
+        open_store(str(tmp_path / "audit.db")), Keyring({}, SigningKey.generate("ed25519"))
+    )
+
+    async def main() -> list[Receipt]:
+        return await asyncio.gather(
+            *(
+                ledger.append_async(AuditRecord(kind="request", request_id=str(i)))
+                for i in range(300)
+            )
+        )
+
+    receipts = asyncio.run(main())
+    assert sorted(r.index for r in receipts) == list(range(300))
+    for receipt in receipts[::37]:
+        stored = ledger.read(receipt.index)
+        assert stored.leaf_hash == receipt.leaf_hash
+    assert ledger.verify().ok
+    ledger.close()

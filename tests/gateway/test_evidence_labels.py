@@ -59,6 +59,9 @@ class FailingLedger:
     def append(self, record: object) -> None:
         raise AuditWriteError("disk full at /secret/path")
 
+    async def append_async(self, record: object) -> None:
+        self.append(record)
+
 
 def test_ledger_failure_refuses_with_503(
     make_client: MakeClient, upstream: ScriptedUpstream

@@ -18,6 +18,8 @@ the wake-up on, so no caller is left waiting.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import queue
 import threading
 import time
@@ -31,14 +33,21 @@ R = TypeVar("R")
 
 
 class _Pending(Generic[T, R]):
-    """One ``submit`` call: its items, its outcome, and the lock its caller waits on."""
+    """One ``submit`` call: its items, its outcome, and the lock its caller waits on.
 
-    __slots__ = ("done", "error", "items", "left", "results", "successor", "woken")
+    A ``submit_async`` call has no lock: its ``future`` is resolved on its event loop.
+    """
 
-    def __init__(self, items: Sequence[T]) -> None:
+    __slots__ = ("done", "error", "future", "items", "left", "results", "successor", "woken")
+
+    def __init__(
+        self, items: Sequence[T], future: asyncio.Future[list[R]] | None = None
+    ) -> None:
         self.items = items
+        self.future = future
         self.done = threading.Lock()
-        self.done.acquire()  # released when this caller's turn to wake comes
+        if future is None:
+            self.done.acquire()  # released when this caller's turn to wake comes
         self.results: list[R] = []
         self.error: BaseException | None = None
         self.successor: _Pending[T, R] | None = None  # next caller of the same batch
@@ -119,6 +128,20 @@ class GroupCommitter(Generic[T, R]):
             )
         return pending.results
 
+    async def submit_async(self, items: Sequence[T]) -> list[R]:
+        """``submit`` for an event loop: no thread waits; the loop is called back.
+
+        All the futures of one batch that belong to one loop are resolved by one
+        callback, so a batch of a thousand costs the loop one wake-up, not a thousand.
+        """
+        if self._closed:
+            raise AuditWriteError("the ledger is closed")
+        if not items:
+            return []
+        future: asyncio.Future[list[R]] = asyncio.get_running_loop().create_future()
+        self._queue.put(_Pending(items, future))
+        return await future
+
     def close(self) -> None:
         """Finish queued work and stop the writer thread."""
         if not self._closed:
@@ -170,4 +193,32 @@ class GroupCommitter(Generic[T, R]):
                     for pending in batch:
                         pending.results = results[offset : offset + len(pending.items)]
                         offset += len(pending.items)
-            self._chain.start(batch)
+            waiting = [p for p in batch if p.future is None]
+            if len(waiting) < len(batch):
+                _resolve_futures([p for p in batch if p.future is not None])
+            if waiting:
+                self._chain.start(waiting)
+
+
+def _settle(batch: list[_Pending[T, R]]) -> None:
+    """Resolve futures (on their loop's thread); a cancelled caller is skipped."""
+    for pending in batch:
+        future = pending.future
+        if future is None or future.done():
+            continue
+        if pending.error is not None:
+            error = AuditWriteError(f"append failed, nothing stored: {pending.error}")
+            error.__cause__ = pending.error
+            future.set_exception(error)
+        else:
+            future.set_result(pending.results)
+
+
+def _resolve_futures(batch: list[_Pending[T, R]]) -> None:
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Pending[T, R]]] = {}
+    for pending in batch:
+        assert pending.future is not None
+        by_loop.setdefault(pending.future.get_loop(), []).append(pending)
+    for loop, group in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting
+            loop.call_soon_threadsafe(_settle, group)

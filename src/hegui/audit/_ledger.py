@@ -100,6 +100,14 @@ class Ledger:
         """Store one record; return its receipt once the commit is durable."""
         return self._writer().submit([self._prepare(record)])[0]
 
+    async def append_async(self, record: AuditRecord) -> Receipt:
+        """``append`` for an event loop: the caller awaits, no thread blocks.
+
+        Many concurrent awaiting tasks share one commit (and one fsync), as threads do,
+        without a thread per waiting caller.
+        """
+        return (await self._writer().submit_async([self._prepare(record)]))[0]
+
     def append_many(self, records: Iterable[AuditRecord]) -> list[Receipt]:
         """Store records in order in one commit; all or none."""
         return self._writer().submit([self._prepare(r) for r in records])

@@ -6,12 +6,10 @@ it could not record (fail closed). Principals are keyed hashes.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import anyio
 from anyio import CapacityLimiter
 
 from hegui.audit import (
@@ -52,7 +50,7 @@ def principal_key(data_dir: Path | None) -> bytes:
 
 
 class Evidence:
-    """Writes records to a ledger in worker threads; ``None`` ledger writes nothing."""
+    """Writes records to a ledger (awaiting its group commit); ``None`` writes nothing."""
 
     def __init__(
         self, ledger: Ledger | None, policy: Policy, key: bytes | None, limiter: CapacityLimiter
@@ -91,9 +89,8 @@ class Evidence:
             findings=[f.to_dict() for f in findings],  # type: ignore[misc]
             content=content,
         )
-        append = functools.partial(self.ledger.append, record)
-        try:
-            await anyio.to_thread.run_sync(append, limiter=self.limiter)
+        try:  # awaited on the loop: concurrent requests share one commit, no thread each
+            await self.ledger.append_async(record)
         except Exception:  # any ledger failure refuses the request; the reason stays local
             raise unavailable(
                 "the audit ledger cannot record this request; refused (fail closed)",
