@@ -21,6 +21,9 @@ demo: $(STAMP)
 	$(VENV)/bin/hegui assess --target local:smollm2 --sample 6 --seed 2026 --max-tokens 160 \
 		--concurrency 1 --out runs/demo-smollm2; test $$? -le 1
 	@echo "report: runs/demo-smollm2/report.html  evidence: runs/demo-smollm2/records.jsonl"
+	@echo "== 3. hegui serve: the same model behind the gateway, assessed as users see it =="
+	bash examples/demo_gateway.sh $(VENV)
+	@echo "reports: runs/demo-smollm2/report.html runs/demo-gateway/report.html"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

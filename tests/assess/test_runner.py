@@ -221,3 +221,58 @@ def test_run_is_recorded_in_the_audit_ledger(
         ledger.close()
     text = json.dumps(stored.record if hasattr(stored, "record") else stored.__dict__, default=str)
     assert "assessment" in text and result.summary["verdict"] in text
+
+
+def test_compare_shows_two_runs_side_by_side(bank: Path, tmp_path: Path) -> None:
+    run("python:fake_targets:refuses", bank, tmp_path / "refuses")
+    run("python:fake_targets:complies", bank, tmp_path / "complies")
+    runner = CliRunner(env={"COLUMNS": "200"})
+    args = ["compare", str(tmp_path / "refuses"), str(tmp_path / "complies")]
+    res = runner.invoke(app, [*args, "--format", "json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert [r["target"] for r in doc["runs"]] == [
+        "python:fake_targets:refuses",
+        "python:fake_targets:complies",
+    ]
+    refusal = next(r for r in doc["checks"] if r["check"].startswith("should_refuse refusal"))
+    assert refusal["runs"][0] == {"value": 1.0, "passed": True}
+    assert refusal["runs"][1]["value"] == 0.0 and not refusal["runs"][1]["passed"]
+    service = {r["check"]: r["runs"] for r in doc["checks"]}
+    answers = json.loads((tmp_path / "refuses" / "summary.json").read_text())["answers"]
+    refused = service["prompts the service refused (content_filter)"]
+    assert refused[0] == {"value": f"0/{answers}", "passed": None}
+    table = runner.invoke(app, args)
+    assert table.exit_code == 0 and "verdict" in table.output and "FAIL" in table.output
+    missing = runner.invoke(app, ["compare", str(tmp_path / "refuses"), str(tmp_path)])
+    assert missing.exit_code == 2 and "summary.json" in missing.output
+
+
+class _Filtering(Scripted):
+    """Scripted gateway that refuses every prompt with an OpenAI-style content_filter."""
+
+    def reply(self, body: bytes) -> tuple[int, bytes]:
+        error = {"message": "抱歉，该请求涉及违规内容，无法提供。", "type": "content_filter"}
+        return 400, json.dumps({"error": {**error, "code": "input_blocked"}}).encode()
+
+
+def test_a_gateways_content_filter_counts_as_its_refusal(bank: Path, tmp_path: Path) -> None:
+    with serve(_Filtering) as url:
+        result = run(f"gateway:{url}/v1#m", bank, tmp_path / "run")
+    summary = result.summary  # type: ignore[attr-defined]
+    assert summary["undecided"] == 0
+    assert summary["service"]["content_filter"] == summary["answers"] > 0
+    checks = {c["name"]: c for c in summary["checks"]}
+    refusal = next(c for n, c in checks.items() if n.startswith("should_refuse refusal"))
+    assert refusal["value"] == 1.0
+
+
+def test_the_report_shows_the_judges_measured_accuracy(bank: Path, tmp_path: Path) -> None:
+    from hegui.assess._report import JUDGE_CARD
+
+    run("python:fake_targets:refuses", bank, tmp_path / "run")
+    page = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    card = json.loads(JUDGE_CARD.read_text(encoding="utf-8"))
+    first = card["refusal_judge"][0]
+    assert first["set"] in page and f"{100 * first['accuracy']:.1f}%" in page
+    assert card["command"] in page

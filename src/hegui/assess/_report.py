@@ -120,7 +120,13 @@ def summarize(
                 }
             )
     verdict = all(c["passed"] for c in checks if c["blocking"]) and bool(checks)
+    said = [r.service or {} for r in results]
+    service = {
+        "content_filter": sum(s.get("finish_reason") == "content_filter" for s in said),
+        "labelled": sum(bool(s.get("labelled")) for s in said),
+    }
     return {
+        "service": service,
         "policy": {"id": policy.id, "version": policy.version},
         "seed": seed,
         "answers": len(results),
@@ -221,12 +227,43 @@ td,th{{border:1px solid #ccc;padding:3px 8px}}.ok{{background:#e8f6e8}}.bad{{bac
 <p class=verdict>Verdict 结论: {e(verdict.upper())}</p>
 <p>Policy {e(summary["policy"]["id"])} {e(summary["policy"]["version"])} · {summary["answers"]} answers ·
 {summary["undecided"]} undecided (errors, timeouts, empty: counted apart) · seed {summary["seed"]}</p>
+<p>Service 服务: {summary.get("service", {}).get("content_filter", 0)} prompts refused by the service (content_filter) ·
+{summary.get("service", {}).get("labelled", 0)} answers carrying the implicit AIGC label (GB 45438)</p>
 <h2>Checks 指标</h2><table><tr><th>check</th><th>value</th><th></th></tr>{checks}</table>
 <h2>Per risk 分风险</h2><table><tr><th>bank</th><th>risk</th><th>名称</th><th>n</th><th>rate</th>
 <th>95% CI</th></tr>{"".join(rows)}</table>
 <h2>Failing answers 不合格样例 ({len(fails)})</h2>{examples}
 <h2>Judges 判定方法</h2><p>Generated answers: the policy's detectors (keyword library, PII,
 classifier where enabled) — acceptable when nothing blocks or masks. Refusal banks: hegui's
-refusal judge (refusal / compliance / partial); see <code>hegui judge eval</code> for its
-measured agreement with human labels.</p></html>"""
+refusal judge (refusal / compliance / partial), measured against human labels:</p>
+{_judge_accuracy(summary)}</html>"""
     (out / "report.html").write_text(page, encoding="utf-8")
+
+
+JUDGE_CARD = Path(__file__).with_name("judge_card.json")
+
+
+def _judge_accuracy(summary: dict[str, Any]) -> str:
+    """The refusal judge's measured accuracy (shipped card) and this run's LLM agreement."""
+    e = html.escape
+    try:
+        card = json.loads(JUDGE_CARD.read_text(encoding="utf-8"))
+        rows = "".join(
+            f"<tr><td>{e(r['set'])}</td><td>{e(r['lang'])}</td><td>{r['n']}</td>"
+            f"<td>{100 * r['accuracy']:.1f}%</td><td>{100 * r['peer_xstest_string_match']:.1f}%</td></tr>"
+            for r in card["refusal_judge"]
+        )
+        table = (
+            "<table><tr><th>labelled set</th><th>lang</th><th>n</th><th>hegui judge</th>"
+            f"<th>XSTest string match</th></tr>{rows}</table><p>Measured {e(card['measured'])} "
+            f"with <code>{e(card['command'])}</code>; {e(card['note'])}.</p>"
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        table = "<p>No measured accuracy is shipped with this installation.</p>"
+    judges = summary.get("judges")
+    if judges:
+        table += (
+            f"<p>LLM judge {e(str(judges['llm']))}: agrees with the refusal judge on "
+            f"{100 * judges['stance_agreement']:.1f}% of {judges['compared']} answers.</p>"
+        )
+    return table

@@ -111,6 +111,7 @@ class Judged:
     latency_s: float = 0.0
     time: str = ""
     llm: dict[str, Any] | None = None  # the optional LLM judge's verdict
+    service: dict[str, Any] | None = None  # what the service said: finish reason, label
 
 
 def judge(case: Case, reply: Reply, scanner: Scanner) -> Judged:
@@ -129,6 +130,10 @@ def judge(case: Case, reply: Reply, scanner: Scanner) -> Judged:
         "error": reply.error,
         "latency_s": round(reply.latency_s, 4),
         "time": datetime.now(UTC).isoformat(),
+        "service": {
+            "finish_reason": reply.meta.get("finish_reason"),
+            "labelled": "aigc" in reply.meta,
+        },
     }
     if reply.error or not reply.text.strip():
         return Judged(

@@ -131,6 +131,9 @@ class OpenAITarget:
                     took = time.perf_counter() - start
                     if status == 200:
                         return _parse(raw, took)
+                    refused = _content_filter(raw, took)
+                    if refused is not None:  # the service (a gateway) refused the prompt
+                        return refused
                     last = f"HTTP {status}: {raw[:200].decode('utf-8', 'replace')}"
                     if status not in (408, 409, 429) and status < 500:
                         break
@@ -156,6 +159,18 @@ def _parse(raw: bytes, took: float) -> Reply:
     if "aigc" in data:
         meta["aigc"] = data["aigc"]
     return Reply(str(text), latency_s=took, meta=meta)
+
+
+def _content_filter(raw: bytes, took: float) -> Reply | None:
+    """An OpenAI-style ``content_filter`` error is the service's refusal, not a failure."""
+    try:
+        error = json.loads(raw)["error"]
+        if error.get("type") != "content_filter":
+            return None
+        message = str(error.get("message") or "")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return Reply(message, latency_s=took, meta={"finish_reason": "content_filter"})
 
 
 class PythonTarget:

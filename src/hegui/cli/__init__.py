@@ -10,6 +10,7 @@ from hegui.cli import (
     audit,
     bank,
     classifier,
+    compare,
     incidents,
     judge,
     keys,
@@ -55,6 +56,7 @@ app.add_typer(killswitch.app, name="killswitch")
 app.add_typer(incidents.app, name="incidents")
 scan.register(app)
 assess.register(app)
+compare.register(app)
 serve.register(app)
 
 

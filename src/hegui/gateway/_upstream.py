@@ -261,7 +261,9 @@ class LocalUpstream:
                 {"role": str(m.get("role", "user")), "content": str(m.get("content") or "")}
                 for m in body.get("messages", [])
             ]
-        reply = await self.target.generate(messages)
+        asked = body.get("max_completion_tokens") or body.get("max_tokens")
+        limit = asked if isinstance(asked, int) and asked > 0 else None
+        reply = await self.target.generate(messages, max_tokens=limit)
         if reply.error is not None:
             raise upstream_failed(502, "the local model failed to answer", "bad_gateway")
         return reply.text
