@@ -10,20 +10,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from hegui.cli._common import DataDirOption, DbOption, console, fail, policy_or_exit
-from hegui.cli._control import control_db, evidence_ledger
-from hegui.incidents import (
-    Incident,
-    IncidentError,
-    IncidentSource,
-    IncidentStore,
-    build_report,
-    write_report,
-)
+from hegui.cli._common import DataDirOption, DbOption, console
+from hegui.cli._control import ClockOption, PolicyOption, incident_store
+from hegui.incidents import Incident, IncidentSource, build_report, write_report
 
 app = typer.Typer(help="Incidents and their reporting clocks.", no_args_is_help=True)
 
-PolicyOption = Annotated[str, typer.Option("--policy", help="Policy pack (incident clocks).")]
 IdArg = Annotated[str, typer.Argument(help="Incident id (INC-...).")]
 NoteOption = Annotated[str, typer.Option("--note", help="A line for the timeline.")]
 
@@ -46,9 +38,8 @@ def list_command(
     data_dir: DataDirOption = None,
 ) -> None:
     """Every incident, newest first; exit 1 when any reporting clock is overdue."""
-    pack = policy_or_exit(policy)
-    with control_db(db, data_dir) as handle:
-        found = IncidentStore(handle, pack).list(include_closed=not open_only)
+    with incident_store(policy, db, data_dir, record=False) as store:
+        found = store.list(include_closed=not open_only)
     now = datetime.now(UTC)
     table = Table("id", "opened", "status", "source", "title", "clock")
     for incident in found:
@@ -70,12 +61,8 @@ def show_command(
     ident: IdArg, policy: PolicyOption = "cn", db: DbOption = None, data_dir: DataDirOption = None
 ) -> None:
     """One incident: clocks and timeline."""
-    pack = policy_or_exit(policy)
-    with control_db(db, data_dir) as handle:
-        try:
-            incident = IncidentStore(handle, pack).get(ident)
-        except IncidentError as exc:
-            fail(escape(str(exc)))
+    with incident_store(policy, db, data_dir, record=False) as store:
+        incident = store.get(ident)
     now = datetime.now(UTC)
     console.print(f"[bold]{incident.id}[/] {escape(incident.title)} ({incident.status.value})")
     for d in incident.deadlines:
@@ -83,45 +70,31 @@ def show_command(
         console.print(f"  clock {d.clock}: due {d.due:%Y-%m-%d %H:%M}Z, {state}")
     for e in incident.events:
         where = "" if e.ledger_index is None else f" (ledger #{e.ledger_index})"
-        console.print(
-            f"  {e.at:%Y-%m-%d %H:%M:%S}Z {escape(e.actor)} {e.action} {escape(e.note)}{where}"
-        )
-
-
-def _step(
-    action: str, ident: str, note: str, policy: str, db: str | None, data_dir: Path | None
-) -> None:
-    pack = policy_or_exit(policy)
-    with control_db(db, data_dir) as handle, evidence_ledger(db, data_dir) as ledger:
-        try:
-            incident = IncidentStore(handle, pack, ledger).step(ident, action, note=note)
-        except IncidentError as exc:
-            fail(escape(str(exc)))
-    console.print(f"{incident.id}: {incident.status.value}")
+        when = f"{e.at:%Y-%m-%d %H:%M:%S}Z"
+        console.print(f"  {when} {escape(e.actor)} {e.action} {escape(e.note)}{where}")
 
 
 @app.command("open")
 def open_command(
     title: Annotated[str, typer.Option("--title", help="What happened.")],
     severity: Annotated[str, typer.Option("--severity", help="low, medium or high.")] = "high",
-    clock: Annotated[
-        list[str] | None,
-        typer.Option("--clock", help="Clock id that applies (repeat); default all."),
-    ] = None,
+    clock: ClockOption = None,
     policy: PolicyOption = "cn",
     db: DbOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Open an incident by hand (its clocks start now)."""
-    pack = policy_or_exit(policy)
-    with control_db(db, data_dir) as handle, evidence_ledger(db, data_dir) as ledger:
-        try:
-            incident = IncidentStore(handle, pack, ledger).open(
-                title, IncidentSource.MANUAL, severity=severity, clocks=clock or None
-            )
-        except IncidentError as exc:
-            fail(escape(str(exc)))
+    with incident_store(policy, db, data_dir) as store:
+        incident = store.open(title, IncidentSource.MANUAL, severity=severity, clocks=clock or None)
     console.print(f"incident {incident.id} opened")
+
+
+def _step(
+    action: str, ident: str, note: str, policy: str, db: str | None, data_dir: Path | None
+) -> None:
+    with incident_store(policy, db, data_dir) as store:
+        incident = store.step(ident, action, note=note)
+    console.print(f"{incident.id}: {incident.status.value}")
 
 
 @app.command("ack")
@@ -157,15 +130,10 @@ def report_command(
     data_dir: DataDirOption = None,
 ) -> None:
     """Write the incident report (timeline, evidence, inclusion proofs); marks it reported."""
-    pack = policy_or_exit(policy)
-    with control_db(db, data_dir) as handle, evidence_ledger(db, data_dir) as ledger:
-        store = IncidentStore(handle, pack, ledger)
-        try:
-            incident = store.step(ident, "report", note=f"report written to {out}")
-        except IncidentError as exc:
-            fail(escape(str(exc)))
-        report = build_report(incident, ledger)
-        paths = write_report(report, out, ledger)
+    with incident_store(policy, db, data_dir) as store:
+        incident = store.step(ident, "report", note=f"report written to {out}")
+        report = build_report(incident, store.ledger)
+        paths = write_report(report, out, store.ledger)
     for path in paths:
         console.print(f"wrote {escape(str(path))}")
     late = [c["clock"] for c in report["clocks"] if c["state"] == "late"]
