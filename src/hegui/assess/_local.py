@@ -19,9 +19,12 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hegui.assess._targets import Limits, Messages, Reply
+
+if TYPE_CHECKING:
+    from hegui.trace import WatermarkKey
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = (
@@ -55,7 +58,7 @@ def _quiet_progress_bars() -> Iterator[None]:
 class LocalTarget:
     """A causal language model run in this process, one generation at a time."""
 
-    def __init__(self, spec: str, limits: Limits) -> None:
+    def __init__(self, spec: str, limits: Limits, *, watermark: WatermarkKey | None = None) -> None:
         scheme, _, rest = spec.partition(":")
         if scheme == "local":
             if rest != "smollm2":
@@ -67,6 +70,8 @@ class LocalTarget:
                 raise ValueError(f"hf target: no model at {self.path}")
         self.name = spec
         self.limits = limits
+        self.watermark = watermark
+        """When set, answers carry this key's green-list watermark (``hegui.trace``)."""
         self._lock = threading.Lock()
         self._model: Any = None
         self._tok: Any = None
@@ -102,6 +107,13 @@ class LocalTarget:
             inputs = self._tok.apply_chat_template(
                 messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
             )
+            extra: dict[str, Any] = {}
+            if self.watermark is not None:
+                from transformers import LogitsProcessorList
+
+                from hegui.trace import logits_processor
+
+                extra["logits_processor"] = LogitsProcessorList([logits_processor(self.watermark)])
             with torch.inference_mode():
                 out = self._model.generate(
                     **inputs,
@@ -110,6 +122,7 @@ class LocalTarget:
                     ),
                     do_sample=False,
                     pad_token_id=self._tok.eos_token_id,
+                    **extra,
                 )
             new = out[0][inputs["input_ids"].shape[1] :]
             text = self._tok.decode(new, skip_special_tokens=True)

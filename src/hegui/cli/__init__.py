@@ -15,10 +15,12 @@ from hegui.cli import (
     judge,
     keys,
     killswitch,
+    label,
     lexicon,
     policy,
     scan,
     serve,
+    watermark,
 )
 
 app = typer.Typer(
@@ -54,6 +56,8 @@ app.add_typer(classifier.app, name="classifier")
 app.add_typer(keys.app, name="keys")
 app.add_typer(killswitch.app, name="killswitch")
 app.add_typer(incidents.app, name="incidents")
+app.add_typer(label.app, name="label")
+app.add_typer(watermark.app, name="watermark")
 scan.register(app)
 assess.register(app)
 compare.register(app)

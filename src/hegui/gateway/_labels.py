@@ -1,24 +1,30 @@
 """GB 45438 labels on answers: the explicit text notice and the signed implicit label.
 
-The implicit label is a JSON object with the pack's keys. ``ReservedCode1`` holds an
-Ed25519 signature (base64url, no padding) over the canonical JSON of every other key,
-made with the ledger's active signing key; ``ReservedCode2`` names that key. Without a
-ledger both are empty. Every value is checked against the pack's allowed characters.
+The label itself (keys, allowed characters, signature in ``ReservedCode1`` over the
+first-write label, key id in ``ReservedCode2``) is built by ``hegui.trace``; this module
+binds it to one producer, signing key and notice wording. Without a ledger both reserved
+codes are empty.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 
-from hegui.audit import SigningKey, canonical_json
+from hegui.audit import PublicKey, Scheme, SigningKey
 from hegui.policy import LabelSpec
+from hegui.trace import (
+    RESERVED1,
+    RESERVED2,
+    LabelError,
+    LabelRules,
+    check_producer,
+    sign_as_producer,
+    text_notice,
+)
 
-LABEL_AI_GENERATED = "1"
+__all__ = ["LabelError", "Labeler", "verify_label"]
 
-
-class LabelError(ValueError):
-    """A label value uses characters the pack does not allow."""
+_ED25519_PUBLIC_BYTES = 32
 
 
 class Labeler:
@@ -34,39 +40,21 @@ class Labeler:
         position: str | None = None,
     ) -> None:
         self.spec = spec
+        self.rules = LabelRules(spec)
         self.producer = producer
         self.signer = signer
-        text = spec.explicit.text
-        self.notice = text.text.zh if language == "zh" else text.text.en
-        self.position = position or text.position
+        self.notice = text_notice(spec, language)
+        self.position = position or spec.explicit.text.position
         self.check(producer, "ContentProducer")
 
     def check(self, value: str, key: str) -> None:
         """Raise ``LabelError`` unless every character of ``value`` is allowed."""
-        if not self.spec.implicit.allows(value):
-            raise LabelError(f"label value of {key} uses characters the pack does not allow")
+        self.rules.check_value(key, value)
 
     def implicit(self, produce_id: str) -> dict[str, str]:
         """The implicit label of one answer, keys in the pack's order, signed if possible."""
-        fields = {
-            "Label": LABEL_AI_GENERATED,
-            "ContentProducer": self.producer,
-            "ProduceID": produce_id,
-            "ContentPropagator": self.producer,
-            "PropagateID": produce_id,
-            "ReservedCode2": self.signer.key_id if self.signer is not None else "",
-        }
-        sig_key = self.spec.implicit.signature.key
-        fields.pop(sig_key, None)
-        signature = ""
-        if self.signer is not None:
-            raw = self.signer.sign(canonical_json(fields))
-            signature = base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-        fields[sig_key] = signature
-        label = {key: fields.get(key, "") for key in self.spec.implicit.keys}
-        for key, value in label.items():
-            self.check(value, key)
-        return label
+        label = self.rules.create(self.producer, produce_id)
+        return self.rules.ordered(sign_as_producer(label, self.rules, self.signer))
 
     def header(self, label: dict[str, str]) -> str:
         """The ``X-AIGC`` header value: the label as compact ASCII JSON."""
@@ -81,16 +69,8 @@ class Labeler:
         return "\n\n" + self.notice if self.position == "end" else ""
 
 
-def verify_label(label: dict[str, str], public: bytes, sig_key: str = "ReservedCode1") -> bool:
-    """Check the Ed25519 signature of an implicit label (for tests and auditors)."""
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    fields = {k: v for k, v in label.items() if k != sig_key}
-    sig = label[sig_key]
-    raw = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
-    try:
-        Ed25519PublicKey.from_public_bytes(public).verify(raw, canonical_json(fields))
-    except InvalidSignature:
-        return False
-    return True
+def verify_label(label: dict[str, str], public: bytes, sig_key: str = RESERVED1) -> bool:
+    """Check the producer's signature of an implicit label (Ed25519 or SM2 public key)."""
+    scheme: Scheme = "ed25519" if len(public) == _ED25519_PUBLIC_BYTES else "sm2-sm3"
+    other = RESERVED2 if sig_key == RESERVED1 else RESERVED1
+    return check_producer(label, PublicKey(scheme, public), sig_key, other)

@@ -1,0 +1,91 @@
+"""``hegui watermark``: keyed green-list text watermarks: make a key, detect in a text."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from hegui.cli._common import EXIT_FINDINGS, console, fail
+from hegui.trace import (
+    WatermarkDetector,
+    WatermarkError,
+    WatermarkKey,
+    WatermarkParams,
+    load_tokenizer,
+)
+
+app = typer.Typer(
+    help="Text watermarks: make a key, detect a keyed green-list watermark.", no_args_is_help=True
+)
+
+
+@app.command("keygen")
+def keygen_command(
+    out: Annotated[Path, typer.Option("--out", help="Key file to write (mode 0600).")],
+    gamma: Annotated[float, typer.Option("--gamma", help="Green share of the vocabulary.")] = 0.25,
+    delta: Annotated[float, typer.Option("--delta", help="Logit bias of green tokens.")] = 2.0,
+    context_width: Annotated[
+        int, typer.Option("--context-width", help="Previous tokens that seed the green list.")
+    ] = 1,
+) -> None:
+    """Make a secret watermark key; the file also records gamma, delta and context width."""
+    try:
+        key = WatermarkKey.generate(WatermarkParams(gamma, delta, context_width))
+        key.write(out)
+    except FileExistsError:
+        fail(f"{escape(str(out))} exists; a key is never overwritten")
+    except (WatermarkError, OSError) as exc:
+        fail(escape(str(exc)))
+    console.print(f"watermark key {key.key_id} written to {escape(str(out))}")
+
+
+def _read_text(text: str) -> str:
+    if text == "-":
+        return sys.stdin.read()
+    if text.startswith("@"):
+        path = Path(text[1:])
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            fail(f"{escape(str(path))}: cannot read: {escape(str(exc))}")
+    return text
+
+
+@app.command("detect")
+def detect_command(
+    text: Annotated[str, typer.Argument(help="The text; @FILE reads a file, - reads stdin.")],
+    tokenizer: Annotated[
+        str,
+        typer.Option("--tokenizer", help="local:smollm2, a .gguf, a tokenizer.json or a folder."),
+    ],
+    key_file: Annotated[Path, typer.Option("--key-file", help="Watermark key file.")],
+    z_threshold: Annotated[
+        float, typer.Option("--z-threshold", help="Score at which the mark counts as found.")
+    ] = 4.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Score a text for the watermark; exit 0 when found, 1 when not."""
+    content = _read_text(text)
+    try:
+        key = WatermarkKey.load(key_file)
+        detector = WatermarkDetector(key, load_tokenizer(tokenizer), z_threshold=z_threshold)
+        result = detector.detect(content)
+    except WatermarkError as exc:
+        fail(escape(str(exc)))
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        table = Table(title="Watermark detection", show_header=False)
+        for name, value in result.to_json().items():
+            table.add_row(name, f"{value:.4g}" if isinstance(value, float) else str(value))
+        console.print(table)
+        verdict = "watermark found" if result.detected else "no watermark"
+        console.print(f"{verdict}: z = {result.z:.2f}, p = {result.p_value:.3g}")
+    if not result.detected:
+        raise typer.Exit(EXIT_FINDINGS)
