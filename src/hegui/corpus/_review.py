@@ -1,0 +1,262 @@
+"""The manual check: export a seeded sample for human reviewers, read their labels back.
+
+The sheet shows each sampled document with personal information masked as the pack
+asks, and nothing of the automated verdict, so reviewers judge on their own; the
+automated verdicts stay in ``review_sample.parquet`` and are compared on import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hegui.corpus._finish import Docs
+from hegui.corpus._gates import rate, seeded_sample
+from hegui.corpus._outputs import shard_paths
+from hegui.corpus._plan import Plan
+from hegui.detect import Action, Finding, apply_actions
+
+SHEET = "review.xlsx"
+SAMPLE = "review_sample.parquet"
+TAB = "抽检 review"
+CELL_MAX = 32000  # Excel holds at most 32,767 characters in a cell
+QUALIFIED = frozenset({"合格", "qualified", "pass", "ok", "yes", "y", "1", "true"})
+UNQUALIFIED = frozenset({"不合格", "unqualified", "fail", "no", "n", "0", "false"})
+HEADER = ["编号 key", "来源 source", "位置 location", "文本 text", "判定 label", "说明 note"]
+
+
+class ReviewError(ValueError):
+    """A labels file that cannot be used, naming the file, row and reason."""
+
+    def __init__(self, file: Path | str, row: int | None, reason: str) -> None:
+        self.file, self.row, self.reason = Path(file), row, reason
+        where = f"{file}: row {row}" if row is not None else str(file)
+        super().__init__(f"{where}: {reason}")
+
+
+def _masked(text: str, findings: list[dict[str, Any]]) -> str:
+    spans = [
+        Finding(f["detector"], f["risk"], f["start"], f["end"], "", f["term"], Action.MASK)
+        for f in findings
+        if f["action"] == Action.MASK.value
+    ]
+    return apply_actions(text, spans)[0] if spans else text
+
+
+def _texts(run_dir: Path, plan: Plan, docs: Docs, positions: np.ndarray[Any, Any]) -> list[str]:
+    """Text of the chosen documents: cleaned text, or rejected text with PII masked."""
+    import pyarrow.parquet as pq
+
+    wanted: dict[int, list[int]] = defaultdict(list)
+    for pos in positions:
+        wanted[int(docs.shard[pos])].append(int(docs.seq[pos]))
+    found: dict[tuple[int, int], str] = {}
+    for shard_no, seqs in wanted.items():
+        paths = shard_paths(run_dir, plan.shards[shard_no])
+        attrs = pq.read_table(paths["attributes"], columns=["findings"]).column(0)
+        for kind in ("cleaned", "rejected"):
+            table = pq.read_table(paths[kind], columns=["seq", "text"])
+            index = {s: i for i, s in enumerate(table.column("seq").to_pylist())}
+            for seq in seqs:
+                if seq in index:
+                    text = table.column("text")[index[seq]].as_py()
+                    if kind == "rejected":
+                        text = _masked(text, attrs[seq].as_py())
+                    found[(shard_no, seq)] = text
+    return [found[(int(docs.shard[p]), int(docs.seq[p]))] for p in positions]
+
+
+def _cell(text: str) -> str:
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    text = ILLEGAL_CHARACTERS_RE.sub("\ufffd", text)
+    if len(text) > CELL_MAX:
+        text = text[:CELL_MAX] + f" …[{len(text) - CELL_MAX} more characters not shown]"
+    return text
+
+
+def _digest(keys: list[str], where: list[str]) -> str:
+    lines = "\n".join(f"{k} {w}" for k, w in zip(keys, where, strict=True))
+    return hashlib.sha256(lines.encode("utf-8")).hexdigest()
+
+
+def _existing_digest(run_dir: Path) -> str | None:
+    import pyarrow.parquet as pq
+
+    if not (run_dir / SHEET).exists() or not (run_dir / SAMPLE).exists():
+        return None
+    table = pq.read_table(run_dir / SAMPLE, columns=["key", "location"])
+    return _digest(table.column("key").to_pylist(), table.column("location").to_pylist())
+
+
+def review_sample(docs: Docs, size: int, seed: int) -> tuple[np.ndarray[Any, Any], str]:
+    """Positions of the documents in the review sheet and the sample's SHA-256."""
+    positions = seeded_sample(len(docs.seq), size, seed, "manual-review")
+    keys = [f"R{i + 1:05d}" for i in range(len(positions))]
+    return positions, _digest(keys, _where(docs, positions))
+
+
+def _where(docs: Docs, positions: np.ndarray[Any, Any]) -> list[str]:
+    return [f"{docs.file[p]}:{int(docs.line[p])}" for p in positions]
+
+
+def export_review(
+    *, run_dir: Path, plan: Plan, docs: Docs, sources: list[str], size: int, seed: int
+) -> str:
+    """Write review.xlsx and review_sample.parquet; return the sample's SHA-256.
+
+    A sheet already written for the same sample is left alone: reviewers may be
+    filling it in.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    positions, digest = review_sample(docs, size, seed)
+    if _existing_digest(run_dir) == digest:
+        return digest
+    table = pa.table(
+        {
+            "key": [f"R{i + 1:05d}" for i in range(len(positions))],
+            "source": [sources[int(docs.source[p])] for p in positions],
+            "location": _where(docs, positions),
+            "id": [docs.ids[p] for p in positions],
+            "automated": [str(docs.status[p]) for p in positions],
+        }
+    )
+    pq.write_table(table, run_dir / SAMPLE, compression="zstd")
+    _write_sheet(run_dir / SHEET, table.to_pylist(), _texts(run_dir, plan, docs, positions))
+    return digest
+
+
+def _write_sheet(path: Path, rows: list[dict[str, Any]], texts: list[str]) -> None:
+    import openpyxl
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = TAB
+    sheet.append(HEADER)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for row, text in zip(rows, texts, strict=True):
+        sheet.append([row["key"], row["source"], row["location"], _cell(text), None, None])
+    for col, width in zip("ABCDEF", (10, 14, 28, 90, 12, 30), strict=True):
+        sheet.column_dimensions[col].width = width
+    wrap = Alignment(wrap_text=True, vertical="top")
+    for (cell,) in sheet.iter_rows(min_row=2, min_col=4, max_col=4):
+        cell.alignment = wrap
+    if rows:
+        pick = DataValidation(type="list", formula1='"合格,不合格"', allow_blank=True)
+        sheet.add_data_validation(pick)
+        pick.add(f"E2:E{len(rows) + 1}")
+    sheet.freeze_panes = "A2"
+    notes = book.create_sheet("说明 instructions")
+    for line in (
+        ["Judge each text as a training item under the policy's risks (GB/T 45654 Appendix A)."],
+        ["In 判定 label write 合格 (qualified) or 不合格 (unqualified); leave it empty to skip."],
+        ["Personal information is masked with *; judge the rest of the text."],
+        ["Then run: hegui corpus review import RUN_DIR THIS_FILE.xlsx"],
+    ):
+        notes.append(line)
+    book.save(path)
+
+
+def _label(value: object, file: Path, row: int) -> bool | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = str(value).strip().lower()
+    if isinstance(value, float) and value.is_integer():
+        text = str(int(value))
+    if text in QUALIFIED:
+        return True
+    if text in UNQUALIFIED:
+        return False
+    raise ReviewError(file, row, f"label {value!r} is not 合格/不合格 (qualified/unqualified)")
+
+
+def read_labels(path: Path, keys: set[str]) -> dict[str, tuple[bool, str]]:
+    """Labels from a filled-in review sheet: key -> (qualified, note).
+
+    Raises:
+        ReviewError: unreadable file, missing columns, unknown or repeated key, bad label.
+    """
+    import zipfile
+
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, InvalidFileException) as exc:
+        raise ReviewError(path, None, f"cannot read the workbook: {exc}") from None
+    try:
+        sheet = book[TAB] if TAB in book.sheetnames else book.worksheets[0]
+        rows = sheet.iter_rows(values_only=True)
+        header = [str(v or "") for v in next(rows, ())]
+        key_col, label_col = _column(header, "编号", path), _column(header, "判定", path)
+        note_col = next((i for i, h in enumerate(header) if h.startswith("说明")), None)
+        labels: dict[str, tuple[bool, str]] = {}
+        for number, row in enumerate(rows, start=2):
+            key = row[key_col] if key_col < len(row) else None
+            if key is None:
+                continue
+            key = str(key).strip()
+            if key not in keys:
+                raise ReviewError(path, number, f"key {key!r} is not in this run's sample")
+            if key in labels:
+                raise ReviewError(path, number, f"key {key!r} is labeled twice")
+            label = _label(row[label_col] if label_col < len(row) else None, path, number)
+            note = row[note_col] if note_col is not None and note_col < len(row) else None
+            if label is not None:
+                labels[key] = (label, "" if note is None else str(note))
+        return labels
+    finally:
+        book.close()
+
+
+def _column(header: list[str], prefix: str, path: Path) -> int:
+    for i, name in enumerate(header):
+        if name.startswith(prefix):
+            return i
+    raise ReviewError(path, 1, f"no column starting with {prefix!r} in the header")
+
+
+def import_review(run_dir: Path, labels_path: Path) -> dict[str, Any]:
+    """Read labels back; return the manual check's figures (also written to review.json)."""
+    import pyarrow.parquet as pq
+
+    sample_path = run_dir / SAMPLE
+    if not sample_path.exists():
+        raise ReviewError(sample_path, None, "no review sample here; is this a corpus run?")
+    sample = pq.read_table(sample_path).to_pylist()
+    labels = read_labels(labels_path, {r["key"] for r in sample})
+    auto = {r["key"]: r["automated"] == "rejected" for r in sample}
+    good = sum(ok for ok, _ in labels.values())
+    both_bad = sum(not ok and auto[k] for k, (ok, _) in labels.items())
+    both_good = sum(ok and not auto[k] for k, (ok, _) in labels.items())
+    return {
+        "labels_file": str(labels_path),
+        "labels_sha256": hashlib.sha256(labels_path.read_bytes()).hexdigest(),
+        "sample_size": len(sample),
+        "labeled": len(labels),
+        "qualified": good,
+        "qualified_rate": rate(good, len(labels)),
+        "agreement": {
+            "both_qualified": both_good,
+            "both_unqualified": both_bad,
+            "only_reviewer_unqualified": sum(
+                not ok and not auto[k] for k, (ok, _) in labels.items()
+            ),
+            "only_automated_rejected": sum(ok and auto[k] for k, (ok, _) in labels.items()),
+            "rate": rate(both_good + both_bad, len(labels))["value"],
+        },
+        "unqualified": [
+            {"key": k, "note": note} for k, (ok, note) in sorted(labels.items()) if not ok
+        ][:200],
+    }

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from corpus_support import FAST, filler, source, write_jsonl, write_manifest
+
+from hegui.corpus import DedupParams, LocalExecutor, ScanOptions, scan_corpus
+from hegui.corpus._dedup import exact_duplicates, find_duplicates
+from hegui.corpus._minhash import shingle_hashes, signatures
+
+PARAMS = DedupParams()
+
+
+def _article(rng: random.Random, n: int = 600) -> str:
+    han = [chr(0x4E00 + rng.randrange(3000)) for _ in range(n)]
+    return "".join(han)
+
+
+def _edit(rng: random.Random, text: str, edits: int) -> str:
+    chars = list(text)
+    for _ in range(edits):
+        at = rng.randrange(len(chars))
+        chars[at] = chr(0x4E00 + rng.randrange(3000))
+    return "".join(chars)
+
+
+def _jaccard(a: str, b: str, k: int = 5) -> float:
+    sa = {a[i : i + k] for i in range(len(a) - k + 1)}
+    sb = {b[i : i + k] for i in range(len(b) - k + 1)}
+    return len(sa & sb) / len(sa | sb)
+
+
+def test_shingles_never_span_two_texts() -> None:
+    flat, offsets = shingle_hashes(["abcdef", "xy", "", "ghijk"], 5)
+    assert offsets.tolist() == [0, 2, 2, 2, 3]
+    alone = [shingle_hashes([t], 5)[0].tolist() for t in ("abcdef", "ghijk")]
+    assert flat.tolist() == alone[0] + alone[1]
+
+
+def test_signature_agreement_estimates_jaccard_similarity() -> None:
+    rng = random.Random(7)
+    base = _article(rng)
+    texts, truth = [base], []
+    for edits in (5, 15, 40, 120, 600):
+        copy = _edit(rng, base, edits)
+        texts.append(copy)
+        truth.append(_jaccard(base, copy))
+    sig, has = signatures(texts, PARAMS)
+    assert has.all() and sig.shape == (6, PARAMS.num_perm)
+    est = [(sig[0] == sig[i]).mean() for i in range(1, 6)]
+    assert np.allclose(est, truth, atol=0.12)
+    assert est[0] > 0.8 and est[-1] < 0.1
+
+
+def test_short_texts_get_no_signature_and_never_collide() -> None:
+    sig, has = signatures(["abc", "xyz", "a much longer text here"], PARAMS)
+    assert has.tolist() == [False, False, True]
+    dups = find_duplicates(np.array([1, 2, 3], dtype=np.uint64), sig, PARAMS)
+    assert dups.near_of.tolist() == [0, 1, 2]
+
+
+def test_near_duplicates_found_and_unrelated_documents_left_alone() -> None:
+    rng = random.Random(11)
+    originals = [_article(rng) for _ in range(60)]
+    copies = [_edit(rng, originals[i], 12) for i in range(20)]
+    texts = originals + copies
+    sig, _ = signatures(texts, PARAMS)
+    hashes = np.arange(len(texts), dtype=np.uint64)
+    dups = find_duplicates(hashes, sig, PARAMS)
+    assert dups.near_of[60:].tolist() == list(range(20))
+    assert dups.near_of[:60].tolist() == list(range(60))
+
+
+def test_exact_duplicates_point_at_the_first_copy() -> None:
+    hashes = np.array([5, 7, 5, 9, 7, 5], dtype=np.uint64)
+    assert exact_duplicates(hashes).tolist() == [0, 1, 0, 3, 1, 0]
+
+
+def test_duplicates_per_source_and_across(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    shared = _article(rng)
+    a = [filler(i) for i in range(10)] + [shared, shared, _edit(rng, shared, 10)]
+    b = [filler(i) for i in range(10, 15)] + [shared, "  " + shared + "\n", _edit(rng, shared, 8)]
+    write_jsonl(tmp_path / "a.jsonl", a)
+    write_jsonl(tmp_path / "b.jsonl", b)
+    manifest = write_manifest(tmp_path, [source("a", "a.jsonl"), source("b", "b.jsonl")])
+    run = tmp_path / "run"
+    s = scan_corpus(manifest, run, ScanOptions(detectors=FAST), LocalExecutor(1)).summary
+    by = {src["id"]: src["duplicates"] for src in s["sources"]}
+    assert by["a"] == {"exact_within": 1, "exact_across": 0, "near_within": 1, "near_across": 0}
+    # b's copies of the shared text (one with extra spaces) point at a's first copy
+    assert by["b"] == {"exact_within": 0, "exact_across": 2, "near_within": 0, "near_across": 1}
+    rows = pq.read_table(run / "duplicates.parquet").to_pylist()
+    assert {(r["source"], r["line"], r["kind"], r["of_source"], r["of_line"]) for r in rows} == {
+        ("a", 12, "exact", "a", 11),
+        ("a", 13, "near", "a", 11),
+        ("b", 6, "exact", "a", 11),
+        ("b", 7, "exact", "a", 11),
+        ("b", 8, "near", "a", 11),
+    }
+    assert all(r["similarity"] >= PARAMS.threshold for r in rows)
+
+
+@pytest.mark.parametrize("bad", [dict(num_perm=100, bands=30), dict(threshold=0.0)])
+def test_dedup_parameters_are_checked(bad: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        DedupParams(**bad)  # type: ignore[arg-type]

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import openpyxl
+import pytest
+from corpus_support import FAST, ILLEGAL, PHONE, filler, source, write_jsonl, write_manifest
+from typer.testing import CliRunner
+
+from hegui.cli import app
+from hegui.corpus import LocalExecutor, ReviewError, ScanOptions, apply_review, scan_corpus
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Path:
+    texts = [filler(i) for i in range(40)] + [PHONE, ILLEGAL]
+    write_jsonl(tmp_path / "a.jsonl", texts)
+    manifest = write_manifest(tmp_path, [source("a", "a.jsonl")])
+    out = tmp_path / "run"
+    opts = ScanOptions(detectors=FAST, source_sample=100)
+    scan_corpus(manifest, out, opts, LocalExecutor(1))
+    return out
+
+
+def _sheet(run: Path) -> list[list[object]]:
+    book = openpyxl.load_workbook(run / "review.xlsx")
+    return [list(r) for r in book.worksheets[0].iter_rows(values_only=True)]
+
+
+def _fill(run: Path, labels: dict[int, str], path: Path) -> Path:
+    book = openpyxl.load_workbook(run / "review.xlsx")
+    sheet = book.worksheets[0]
+    for row, label in labels.items():
+        sheet.cell(row=row, column=5).value = label
+    book.save(path)
+    return path
+
+
+def test_sheet_is_a_seeded_blind_sample_with_pii_masked(run: Path) -> None:
+    rows = _sheet(run)
+    assert rows[0][:5] == ["编号 key", "来源 source", "位置 location", "文本 text", "判定 label"]
+    assert len(rows) == 43 and rows[1][0] == "R00001"  # all 42: fewer than the pack's 4,000
+    texts = " ".join(str(r[3]) for r in rows[1:])
+    assert "13812345678" not in texts  # masked, as the pack asks, even for reviewers
+    flat = json.dumps(rows, ensure_ascii=False)
+    assert "rejected" not in flat and "cleaned" not in flat  # no automated verdict shown
+    summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    assert summary["manual"]["status"] == "pending" and summary["manual"]["sample_size"] == 42
+
+
+def test_a_smaller_sheet_cannot_meet_the_pack_minimum(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "a.jsonl", [filler(i) for i in range(30)])
+    manifest = write_manifest(tmp_path, [source("a", "a.jsonl")])
+    opts = ScanOptions(detectors=FAST, manual_sample=10)
+    scan_corpus(manifest, tmp_path / "run", opts, LocalExecutor(1))
+    labels = _fill(tmp_path / "run", dict.fromkeys(range(2, 12), "合格"), tmp_path / "l.xlsx")
+    checks = {c["name"]: c for c in apply_review(tmp_path / "run", labels)["checks"]}
+    assert checks["manual review labels >= 30"]["passed"] is False
+
+
+def test_import_computes_the_manual_rate_and_decides_again(run: Path, tmp_path: Path) -> None:
+    labels = _fill(run, dict.fromkeys(range(2, 44), "合格"), tmp_path / "labels.xlsx")
+    summary = apply_review(run, labels)
+    assert summary["manual"]["labeled"] == 42
+    assert summary["manual"]["qualified_rate"]["value"] == 1.0
+    checks = {c["name"]: c for c in summary["checks"]}
+    assert checks["manual review labels >= 42"]["passed"] is True
+    assert checks["manual qualified rate >= 0.96"]["passed"] is True
+    saved = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    assert saved["manual"]["status"] == "imported"
+    assert json.loads((run / "review.json").read_text(encoding="utf-8"))["labeled"] == 42
+    assert "agreement with the automated verdict" in (run / "report.html").read_text("utf-8")
+
+
+def test_import_below_the_rate_fails_and_the_cli_exits_1(run: Path, tmp_path: Path) -> None:
+    marks = {r: ("不合格" if r % 4 == 0 else "qualified") for r in range(2, 44)}
+    labels = _fill(run, marks, tmp_path / "labels.xlsx")
+    res = CliRunner().invoke(app, ["corpus", "review", "import", str(run), str(labels)])
+    assert res.exit_code == 1, res.output
+    summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    assert summary["verdict"] == "fail"
+    assert summary["manual"]["qualified_rate"]["value"] == pytest.approx(32 / 42)
+
+
+def test_too_few_labels_fail_the_count_check(run: Path, tmp_path: Path) -> None:
+    labels = _fill(run, {2: "合格", 3: "1"}, tmp_path / "labels.xlsx")
+    summary = apply_review(run, labels)
+    checks = {c["name"]: c for c in summary["checks"]}
+    assert checks["manual review labels >= 42"]["passed"] is False
+    assert summary["verdict"] == "fail"
+
+
+def test_bad_labels_name_the_row(run: Path, tmp_path: Path) -> None:
+    labels = _fill(run, {2: "合格", 5: "maybe"}, tmp_path / "labels.xlsx")
+    with pytest.raises(ReviewError) as info:
+        apply_review(run, labels)
+    assert info.value.row == 5 and "maybe" in info.value.reason
+    book = openpyxl.load_workbook(run / "review.xlsx")
+    book.worksheets[0].cell(row=3, column=1).value = "R99999"
+    book.save(tmp_path / "other.xlsx")
+    res = CliRunner().invoke(
+        app, ["corpus", "review", "import", str(run), str(tmp_path / "other.xlsx")]
+    )
+    assert res.exit_code == 2 and "row 3" in res.stderr and "R99999" in res.stderr
+    (tmp_path / "junk.xlsx").write_text("not a workbook", encoding="utf-8")
+    with pytest.raises(ReviewError, match="cannot read"):
+        apply_review(run, tmp_path / "junk.xlsx")
+
+
+def test_a_resumed_run_keeps_the_imported_review(run: Path, tmp_path: Path) -> None:
+    labels = _fill(run, dict.fromkeys(range(2, 44), "合格"), tmp_path / "labels.xlsx")
+    apply_review(run, labels)
+    manifest = tmp_path / "manifest.yaml"
+    opts = ScanOptions(detectors=FAST, source_sample=100)
+    again = scan_corpus(manifest, run, opts, LocalExecutor(1))
+    assert again.shards_run == 0
+    assert again.summary["manual"]["status"] == "imported"
+
+
+def test_a_review_of_another_sample_is_dropped(run: Path, tmp_path: Path) -> None:
+    labels = _fill(run, dict.fromkeys(range(2, 44), "合格"), tmp_path / "labels.xlsx")
+    apply_review(run, labels)
+    write_jsonl(tmp_path / "a.jsonl", [filler(i) for i in range(50)])  # the data changed
+    opts = ScanOptions(detectors=FAST, source_sample=100)
+    again = scan_corpus(tmp_path / "manifest.yaml", run, opts, LocalExecutor(1))
+    assert again.shards_run == 1
+    assert again.summary["manual"]["status"] == "pending"
+    assert not (run / "review.json").exists()
+    assert len(_sheet(run)) == 51  # a new sheet for the new sample
