@@ -1,20 +1,28 @@
-"""Train (optionally) and benchmark the shipped classifier, in one run, one table.
+"""Benchmark the shipped classifier against held-out sets, in one run, one table.
 
-Data comes from ../shared/data (read by path, never copied). With ``--train`` the
-shipped model in src/hegui/packs/cn/classifier/ is rebuilt first from the recipe in
-hegui.detect._classifier_data (held-out parts are never trained on). Then, for the
+Data comes from ../shared/data (read by path, never copied); the model is trained
+beforehand with ``hegui classifier train --recipe cn --data ../shared/data --out
+src/hegui/packs/cn/classifier`` (held-out parts are never trained on). For the
 shipped model and for a COLD-only peer (plain char 1-4-gram logistic regression
-through the same features, fitted on COLD train.csv with C=8, default threshold 0.5):
+through the same features, fitted on COLD train.csv with C=8, threshold 0.5):
 
 - COLD dev accuracy and macro-F1 (binary: any risk flagged vs label);
+- hard unseen Chinese text written for hegui (tests/classifier/data/hard_zh.jsonl:
+  anti-bias comments quoting slurs to reject them, sarcasm, reclaimed and reported
+  language, veiled stereotypes), accuracy and macro-F1, never trained on;
 - accuracy on the model's own held-out test split (shipped model only);
 - JADE v3 held-out: share of violating answers flagged, of safe answers not flagged;
 - XSTest held-out ``safe`` prompts: false-positive rate (and ``unsafe`` recall, info);
-- latency per message (detector.scan, one core): p50 / p99 on COLD dev texts and on
-  JADE v3 answers (several sentence windows each);
+- latency per message of ``detector.scan`` on one core, p50 / p99, for COLD dev texts
+  (short) and JADE v3 answers (long, several windows): one timed pass ("wall"), the
+  best of three passes per message ("best of 3", which removes most of the noise of
+  a shared machine), and the thread's CPU time ("cpu");
 - model size on disk.
 
-Usage: python bench/classifier.py [--train] [--data ../shared/data] [--out FILE]
+The COLD paper's RoBERTa detector (COLDetector, about 0.81 accuracy) is quoted as
+published; it was measured on COLD's own test set, which is not in ../shared/data.
+
+Usage: python bench/classifier.py [--data ../shared/data] [--model DIR] [--out FILE]
 """
 
 from __future__ import annotations
@@ -26,36 +34,33 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from hegui.detect import Action
 from hegui.detect._classifier import SHIPPED_MODEL, ClassifierDetector
-from hegui.detect._classifier_data import shipped_corpus
+from hegui.detect._classifier_data import SHIPPED_DIR, shipped_corpus
 from hegui.detect._classifier_model import ClassifierModel
-from hegui.detect._classifier_train import (
-    SAFE,
-    LabelledText,
-    TrainConfig,
-    _fit,
-    _matrix,
-    train,
-)
-from hegui.policy import load_policy
+from hegui.detect._classifier_rows import SAFE, LabelledText, load_label_map, read_labelled
+from hegui.detect._classifier_train import TrainConfig, _fit, _matrix
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
-CONFIG = TrainConfig()
+HARD_ZH = ROOT / "tests" / "classifier" / "data" / "hard_zh.jsonl"
+PEER_CONFIG = TrainConfig()
+PUBLISHED = {"COLDetector (RoBERTa), published, COLD test": {"cold_test_accuracy": 0.81}}
 
 
-def _flag_rate(det: ClassifierDetector, items: Sequence[LabelledText]) -> float:
-    return sum(bool(det.scan(i.text)) for i in items) / max(len(items), 1)
+def _flags(det: ClassifierDetector, items: Sequence[LabelledText]) -> npt.NDArray[np.bool_]:
+    return np.array([bool(det.scan(i.text)) for i in items])
 
 
 def _binary(det: ClassifierDetector, items: Sequence[LabelledText]) -> dict[str, float]:
-    pred = np.array([bool(det.scan(i.text)) for i in items])
+    pred = _flags(det, items)
     truth = np.array([i.risk != SAFE for i in items])
     tp, fp = int((pred & truth).sum()), int((pred & ~truth).sum())
     fn, tn = int((~pred & truth).sum()), int((~pred & ~truth).sum())
@@ -64,18 +69,32 @@ def _binary(det: ClassifierDetector, items: Sequence[LabelledText]) -> dict[str,
     return {"accuracy": (tp + tn) / len(items), "macro_f1": (f1_pos + f1_neg) / 2}
 
 
-def _latency(det: ClassifierDetector, texts: Sequence[str]) -> dict[str, float]:
-    times = []
-    for t in texts:
-        t0 = time.perf_counter()
-        det.scan(t)
-        times.append((time.perf_counter() - t0) * 1e3)
-    times.sort()
+def _quantiles(times: list[float]) -> dict[str, float]:
+    times = sorted(times)
     return {
         "p50_ms": statistics.median(times),
         "p99_ms": times[min(len(times) - 1, int(0.99 * len(times)))],
-        "mean_chars": statistics.mean(len(t) for t in texts),
     }
+
+
+def _latency(det: ClassifierDetector, texts: Sequence[str]) -> dict[str, float]:
+    def timed(clock: Callable[[], float], text: str) -> float:
+        t0 = clock()
+        det.scan(text)
+        return (clock() - t0) * 1e3
+
+    for t in texts[:50]:  # warm caches
+        det.scan(t)
+    wall = [timed(time.perf_counter, t) for t in texts]
+    best = [
+        min(w, *(timed(time.perf_counter, t) for _ in range(2)))
+        for w, t in zip(wall, texts, strict=True)
+    ]
+    cpu = [timed(time.thread_time, t) for t in texts]
+    out = {"mean_chars": statistics.mean(len(t) for t in texts)}
+    for name, times in (("wall", wall), ("best of 3", best), ("cpu", cpu)):
+        out |= {f"{name} {k}": v for k, v in _quantiles(times).items()}
+    return out
 
 
 def _size(folder: Path) -> float:
@@ -84,25 +103,66 @@ def _size(folder: Path) -> float:
 
 def _peer(corpus_train: Sequence[LabelledText], out: Path) -> ClassifierModel:
     cold = [i for i in corpus_train if i.source == "train.csv"]
-    x = _matrix([i.text for i in cold], CONFIG)
+    x = _matrix([i.text for i in cold], PEER_CONFIG)
     y = np.array([0 if i.risk != SAFE else -1 for i in cold])
     w, b = _fit(x, y, 1, 8.0)
     model = ClassifierModel(
-        CONFIG.features,
+        PEER_CONFIG.features,
         ("A.2",),
         w.astype(np.float16),
         b,
         np.array([0.5], dtype=np.float32),
-        CONFIG.windowing,
+        PEER_CONFIG.windowing,
         {"peer": "COLD-only char n-gram logistic regression"},
     )
     model.save(out)
     return model
 
 
+def hard_zh() -> tuple[list[LabelledText], list[str]]:
+    """The project-written hard Chinese set and the kind of each row."""
+    rows = read_labelled(
+        HARD_ZH, "text", "topic,label", load_label_map(SHIPPED_DIR / "label_map_cold.yaml")
+    )
+    kinds = [json.loads(line)["kind"] for line in HARD_ZH.read_text("utf-8").splitlines()]
+    return rows, kinds
+
+
+def _measure(
+    model: ClassifierModel, folder: Path, held: dict[str, list[LabelledText]]
+) -> dict[str, object]:
+    det = ClassifierDetector(model, Action.FLAG)
+    cold = _binary(det, held["cold_dev"])
+    hard = _binary(det, held["hard_zh"])
+    return {
+        "cold_dev_accuracy": cold["accuracy"],
+        "cold_dev_macro_f1": cold["macro_f1"],
+        "hard_zh_accuracy": hard["accuracy"],
+        "hard_zh_macro_f1": hard["macro_f1"],
+        "own_test_accuracy": model.info.get("test", {}).get("accuracy", float("nan")),
+        "jade_v3_violating_flagged": _flags(det, held["jade_v3_violating"]).mean(),
+        "jade_v3_safe_passed": 1 - _flags(det, held["jade_v3_safe"]).mean(),
+        "xstest_safe_fpr": _flags(det, held["xstest_safe"]).mean(),
+        "xstest_unsafe_flagged": _flags(det, held["xstest_unsafe"]).mean(),
+        "size_mb": _size(folder),
+        "latency_short": _latency(det, [i.text for i in held["cold_dev"][:2000]]),
+        "latency_long": _latency(
+            det, [i.text for i in held["jade_v3_violating"] + held["jade_v3_safe"]]
+        ),
+    }
+
+
+def _by_kind(model: ClassifierModel, rows: list[LabelledText], kinds: list[str]) -> dict[str, str]:
+    det = ClassifierDetector(model, Action.FLAG)
+    right = Counter(
+        k for k, r in zip(kinds, rows, strict=True) if bool(det.scan(r.text)) == (r.risk != SAFE)
+    )
+    total = Counter(kinds)
+    return {k: f"{right[k]}/{n}" for k, n in total.items()}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--train", action="store_true", help="rebuild the shipped model first")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--model", type=Path, default=SHIPPED_MODEL)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "classifier.json")
@@ -112,50 +172,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     corpus = shipped_corpus(args.data)
-    if args.train:
-        pol = load_policy("cn")
-        parents = {rid: r.parent for rid, r in pol.risks.items()}
-        t0 = time.perf_counter()
-        model, report = train(
-            corpus.train,
-            parents,
-            CONFIG,
-            info={"data": corpus.sources, "trained_by": "bench/classifier.py --train"},
-        )
-        model.save(args.model)
-        print(f"trained in {time.perf_counter() - t0:.0f} s: {report}")
     shipped = ClassifierModel.load(args.model)
     peer_dir = ROOT / "bench" / "results" / "peer-cold-only"
     peer = _peer(corpus.train, peer_dir)
-    held = corpus.heldout
-    lat_texts = [i.text for i in held["cold_dev"][:2000]]
-    long_texts = [i.text for i in held["jade_v3_violating"] + held["jade_v3_safe"]]
-    rows = {}
-    for name, model, folder in (
-        ("hegui classifier", shipped, args.model),
-        ("peer: COLD-only char LR", peer, peer_dir),
-    ):
-        det = ClassifierDetector(model, Action.FLAG)
-        cold = _binary(det, held["cold_dev"])
-        rows[name] = {
-            "cold_dev_accuracy": cold["accuracy"],
-            "cold_dev_macro_f1": cold["macro_f1"],
-            "own_test_accuracy": model.info.get("test", {}).get("accuracy", float("nan")),
-            "jade_v3_violating_flagged": _flag_rate(det, held["jade_v3_violating"]),
-            "jade_v3_safe_passed": 1 - _flag_rate(det, held["jade_v3_safe"]),
-            "xstest_safe_fpr": _flag_rate(det, held["xstest_safe"]),
-            "xstest_unsafe_flagged": _flag_rate(det, held["xstest_unsafe"]),
-            "latency_short": _latency(det, lat_texts),
-            "latency_long": _latency(det, long_texts),
-            "size_mb": _size(folder),
-        }
+    held = dict(corpus.heldout)
+    held["hard_zh"], kinds = hard_zh()
+    rows: dict[str, dict[str, object]] = {
+        "hegui classifier": _measure(shipped, args.model, held),
+        "peer: COLD-only char LR": _measure(peer, peer_dir, held),
+    }
     _print(rows)
+    print("published reference (another test set):", json.dumps(PUBLISHED))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {
         "machine": {"python": platform.python_version(), "cpu": platform.processor()},
+        "model": str(args.model),
+        "trained_by": shipped.info.get("command"),
         "heldout_rows": {k: len(v) for k, v in held.items()},
         "train_rows": corpus.sources,
         "results": rows,
+        "hard_zh_by_kind": {"hegui classifier": _by_kind(shipped, held["hard_zh"], kinds)},
+        "published": PUBLISHED,
     }
     args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     print(f"wrote {args.out}")
@@ -164,14 +201,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _print(rows: dict[str, dict[str, object]]) -> None:
     names = list(rows)
-    keys = [k for k in rows[names[0]] if not k.startswith("latency")]
-    print(f"{'metric':32}" + "".join(f"{n:>26}" for n in names))
-    for k in keys:
-        print(f"{k:32}" + "".join(f"{rows[n][k]:>26.3f}" for n in names))  # type: ignore[str-format]
+    first = rows[names[0]]
+    print(f"{'metric':34}" + "".join(f"{n:>26}" for n in names))
+    for k, v in first.items():
+        if not isinstance(v, dict):
+            print(f"{k:34}" + "".join(f"{rows[n][k]:>26.3f}" for n in names))
     for lat in ("latency_short", "latency_long"):
-        for q in ("p50_ms", "p99_ms", "mean_chars"):
+        for q in first[lat]:  # type: ignore[attr-defined]
             vals = "".join(f"{rows[n][lat][q]:>26.3f}" for n in names)  # type: ignore[index]
-            print(f"{lat + ' ' + q:32}" + vals)
+            print(f"{lat + ' ' + q:34}" + vals)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from hegui.detect._classifier_model import ClassifierModel
-from hegui.detect._classifier_train import LabelledText, TrainConfig, train
+from hegui.detect._classifier_rows import LabelledText
+from hegui.detect._classifier_train import TrainConfig, train
 from hegui.policy import load_policy
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"

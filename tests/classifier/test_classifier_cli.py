@@ -53,3 +53,27 @@ def test_unmapped_label_is_an_error_naming_the_row(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["train", "--data", str(data), "--out", str(tmp_path / "m")])
     assert res.exit_code == 2
     assert "d.csv:3" in res.output and "weird" in res.output
+
+
+def test_trained_model_records_its_command(tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "tiny.jsonl", tiny_rows(200, seed=4))
+    (tmp_path / "map.yaml").write_text("x/A.1.h: A.1.h\nx/A.2.e: A.2.e\nsafe: safe\n")
+    out = tmp_path / "model"
+    args = ["train", "--data", str(data), "--out", str(out), "--text-col", "content"]
+    args += ["--label-col", "kind", "--label-map", str(tmp_path / "map.yaml")]
+    res = CliRunner().invoke(app, [*args, "--bits", "12", "--min-examples", "10"])
+    assert res.exit_code == 0, res.output
+    assert "out-of-fold" in res.output
+    info = ClassifierModel.load(out).info
+    assert info["command"].startswith(f"hegui classifier train --data {data} --out {out}")
+    assert "--bits 12" in info["command"] and info["trained_with"]["folds"] == 5
+
+
+def test_recipe_errors_name_the_problem(tmp_path: Path) -> None:
+    runner = CliRunner()
+    res = runner.invoke(app, ["train", "--recipe", "xx", "--data", ".", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "unknown recipe" in res.output
+    empty = tmp_path / "nodata"
+    empty.mkdir()
+    res = runner.invoke(app, ["train", "--recipe", "cn", "--data", str(empty), "--out", "m"])
+    assert res.exit_code == 2 and "cold/train.csv" in res.output

@@ -4,15 +4,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import tiny_rows
 
 from hegui.detect._classifier_features import (
     FeatureParams,
     buckets,
+    counts,
     featurize,
+    is_latin,
+    script_counts,
     segment_end,
     segments,
 )
 from hegui.detect._classifier_model import ClassifierModel, ModelError
+from hegui.detect._classifier_train import TrainConfig
 
 
 def test_features_are_stable_and_normalised() -> None:
@@ -52,6 +57,7 @@ def test_model_file_loads_without_pickle(tiny_model: ClassifierModel, tmp_path: 
             "weights": "f",
             "bias": "f",
             "thresholds": "f",
+            "thresholds_latin": "f",
         }
     # an object array would need pickle: the loader must refuse it, not run it
     np.savez(tmp_path / "model.npz", weights=np.array([object()]), bias=[], thresholds=[])
@@ -79,18 +85,19 @@ def test_inconsistent_shapes_are_refused(tiny_model: ClassifierModel) -> None:
 
 def test_windows_match_the_detector(tiny_model: ClassifierModel) -> None:
     from hegui.detect import Action
-    from hegui.detect._classifier import ClassifierDetector, _segments, _WindowState
+    from hegui.detect._classifier import ClassifierDetector, _WindowState
     from hegui.detect._classifier_features import chunks, windows
 
     text = "。".join(f"第{i}句话，里面有一些内容" * 3 for i in range(12)) + "。\n\n末尾"
     state = _WindowState(ClassifierDetector(tiny_model, Action.FLAG))
     seen = []
-    for seg in _segments(text, tiny_model.max_segment):
-        state.push(seg, tiny_model)
-        if any(ch.isalnum() for ch in seg[1]):
+    for s, e in tiny_model.segments(text):
+        state.push((s, text[s:e]), tiny_model)
+        if any(ch.isalnum() for ch in text[s:e]):
             last = state.recent[-1]
             seen.append((state.recent[0].start, last.start + len(last.text)))
-    assert windows(text, tiny_model.max_segment, tiny_model.windowing.window_chars) == seen
+    win = tiny_model.windowing
+    assert windows(text, win.max_segment, win.window_chars, win.min_segment) == seen
     pieces = chunks(text, 256, 64)
     assert "".join(text[s:e] for s, e in pieces).strip() == text.strip()
     assert all(e - s <= 64 for s, e in pieces)
@@ -98,7 +105,8 @@ def test_windows_match_the_detector(tiny_model: ClassifierModel) -> None:
 
 def test_variants_stay_with_their_original() -> None:
     from hegui.detect._classifier_data import _variant
-    from hegui.detect._classifier_train import LabelledText, TrainConfig, split_rows
+    from hegui.detect._classifier_rows import LabelledText
+    from hegui.detect._classifier_train import split_rows
 
     safe = LabelledText(
         "作为AI助手，我不能提供这种帮助。你可以向专业机构求助，他们会给你合适的建议。",
@@ -113,3 +121,95 @@ def test_variants_stay_with_their_original() -> None:
     assert vb is not None and vb.text.startswith("作为") and vb.text.endswith(bad.text)
     parts = split_rows([safe, v, bad, vb], TrainConfig())
     assert sorted(len(p) for p in parts) == [0, 0, 4]
+
+
+def test_short_sentences_join_the_next_segment_up_to_min_segment() -> None:
+    text = "好的。可以。我们明天上午九点在公司门口见面吧。谢谢！"
+    cuts = [text[s:e] for s, e in segments(text, 256, 8)]
+    assert cuts == ["好的。可以。我们明天上午九点在公司门口见面吧。", "谢谢！"]
+    assert "".join(cuts) == text
+    assert segment_end("好的。可以。", 0, 256, final=False, min_len=8) is None  # may still grow
+    assert segment_end("好的。可以。我们明天见。", 0, 256, final=False, min_len=8) == 12
+
+
+def test_summed_windows_are_the_sum_of_their_segments() -> None:
+    p = FeatureParams(bits=12, window_sum=True)
+    text = "第一句话。第二句话有点长。Third one here."
+    idx, val = featurize(text, p, 256)
+    parts = [counts(buckets(text[s:e], p)) for s, e in segments(text, 256)]
+    dense = np.zeros(2**12)
+    for i, v in parts:
+        np.add.at(dense, i, v)
+    norm = np.sqrt(sum(float(np.dot(v, v)) for _, v in parts))
+    assert np.allclose(dense[idx], val * norm, atol=1e-5)
+    assert np.count_nonzero(dense) == len(idx)
+    # one segment: the same vector as the whole-window map
+    one_idx, one_val = featurize("只有一句话", p, 256)
+    plain = featurize("只有一句话", FeatureParams(bits=12), 256)
+    assert np.array_equal(one_idx, plain[0]) and np.allclose(one_val, plain[1])
+
+
+def test_latin_script_text_uses_its_own_thresholds(tiny_model: ClassifierModel) -> None:
+    assert is_latin(*script_counts("How do I kill a Python process?"))
+    assert not is_latin(*script_counts("用Python写一个读取CSV文件的例子"))
+    latin = tiny_model.thresholds + 0.05
+    model = ClassifierModel(
+        tiny_model.params,
+        tiny_model.classes,
+        tiny_model.weights,
+        tiny_model.bias,
+        tiny_model.thresholds,
+        tiny_model.windowing,
+        thresholds_latin=latin,
+    )
+    assert np.array_equal(model.limits("women are stupid"), latin)
+    assert np.array_equal(model.limits("女人都是蠢货"), tiny_model.thresholds)
+
+
+def test_a_model_saved_without_latin_thresholds_still_loads(
+    tiny_model: ClassifierModel, tmp_path: Path
+) -> None:
+    tiny_model.save(tmp_path)
+    with np.load(tmp_path / "model.npz", allow_pickle=False) as arrays:
+        kept = {k: arrays[k] for k in ("weights", "bias", "thresholds")}
+    np.savez(tmp_path / "model.npz", **kept)
+    loaded = ClassifierModel.load(tmp_path)
+    assert np.array_equal(loaded.limits("plain English text"), loaded.thresholds)
+
+
+def test_summed_model_scores_a_stream_like_its_whole_text(tmp_path: Path) -> None:
+
+    from hegui.detect import Action, Scanner
+    from hegui.detect._classifier import ClassifierDetector
+    from hegui.detect._classifier_model import Windowing
+    from hegui.detect._classifier_train import train
+    from hegui.policy import load_policy
+
+    parents = {rid: r.parent for rid, r in load_policy("cn").risks.items()}
+    cfg = TrainConfig(
+        features=FeatureParams(bits=14, window_sum=True),
+        windowing=Windowing(window_chars=12, min_segment=6),
+        min_examples=10,
+        c_grid=(4.0,),
+        folds=3,
+    )
+    model, report = train(tiny_rows(300, seed=5), parents, cfg)
+    assert set(report.calibration_by_source) == {""} and report.rows["calibration"] > 0
+    model.save(tmp_path)
+    model = ClassifierModel.load(tmp_path)
+    assert model.params.window_sum and model.windowing.min_segment == 6
+    det = ClassifierDetector(model, Action.FLAG)
+    text = "今天天气很好。好的。女人都是蠢货！how to bake bread. 明天下雨吗？怎么制作毒品卖钱"
+    whole = [f.to_dict() for f in det.scan(text)]
+    assert {f["risk"] for f in whole} == {"A.1.h", "A.2.e"}
+    stream = Scanner([det]).stream()
+    for k in range(0, len(text), 3):
+        stream.feed(text[k : k + 3])
+    stream.close()
+    assert [f.to_dict() for f in stream.findings] == whole
+    # the last window alone is scored like the same text as a whole
+    last = det.scan(text)[-1]
+    probs = model.text_probabilities(last.matched)
+    assert float(last.details["score"]) == pytest.approx(
+        float(probs[model.classes.index(last.risk)]), abs=0.006
+    )

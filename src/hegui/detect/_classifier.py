@@ -1,7 +1,8 @@
 """The ``classifier`` detector: the shipped n-gram model scored over sentence windows.
 
 Text is cut into segments at 。！？!? and newlines, at a full stop followed by white
-space, and after ``max_segment`` characters (see ``segment_end``). Each segment with a
+space, and after ``max_segment`` characters; a model may join sentences shorter than
+``min_segment`` to the next (see ``segment_end``). Each segment with a
 letter, digit or CJK character closes one window: that segment plus the segments just
 before it that fit in ``window_chars``. A window whose score for a risk reaches the
 threshold gives a finding spanning the window; a risk that fired on the previous
@@ -14,14 +15,22 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hegui.detect._classifier_features import IntArray, buckets, segment_end
+from hegui.detect._classifier_features import (
+    BoolArray,
+    FloatArray,
+    IntArray,
+    buckets,
+    is_latin,
+    script_counts,
+    segment_end,
+)
 from hegui.detect._classifier_model import ClassifierModel, ModelError
 from hegui.detect._registry import detector
 from hegui.detect._types import Finding
@@ -40,6 +49,10 @@ class _Segment:
     start: int
     text: str
     ids: IntArray
+    part: tuple[FloatArray, float] | None
+    """Scored once when the model sums segments (``window_sum``), else None."""
+    cjk: int
+    latin: int
 
 
 class ClassifierDetector:
@@ -66,16 +79,23 @@ class ClassifierDetector:
             raise ValueError(f"thresholds for unknown class(es) {', '.join(unknown)}")
         self.enabled = np.array([c in wanted for c in model.classes], dtype=np.bool_)
         limits = model.thresholds.copy()
+        latin = model.script_limits(latin=True).copy()
         for cls, value in (thresholds or {}).items():
-            limits[model.classes.index(cls)] = float(value)
+            limits[model.classes.index(cls)] = latin[model.classes.index(cls)] = float(value)
         self.thresholds = limits
+        self.thresholds_latin = latin
+        """Thresholds of Latin-script (English) windows, calibrated apart."""
 
-    def _fire(self, window: Iterable[_Segment]) -> tuple[np.ndarray[Any, Any], list[Finding]]:
-        segs = list(window)
-        probs = self.model.probabilities(np.concatenate([s.ids for s in segs]))
-        hot = (probs >= self.thresholds) & self.enabled
-        start = segs[0].start
-        text = "".join(s.text for s in segs)
+    def _fire(
+        self, window: Sequence[_Segment], probs: FloatArray, latin: bool
+    ) -> tuple[BoolArray, list[Finding]]:
+        hot: BoolArray = (probs >= (self.thresholds_latin if latin else self.thresholds)) & (
+            self.enabled
+        )
+        if not hot.any():
+            return hot, []
+        start = window[0].start
+        text = "".join(s.text for s in window)
         found = [
             Finding(
                 detector=self.name,
@@ -97,8 +117,8 @@ class ClassifierDetector:
         """Findings of every sentence window of a whole text (same windows as a stream)."""
         state = _WindowState(self)
         found: list[Finding] = []
-        for seg in _segments(text, self.model.max_segment):
-            found.extend(state.push(seg, self.model))
+        for start, end in self.model.segments(text):
+            found.extend(state.push((start, text[start:end]), self.model))
         return found
 
     def stream(self) -> _ClassifierStream:
@@ -106,31 +126,40 @@ class ClassifierDetector:
         return _ClassifierStream(self)
 
 
-def _segments(text: str, max_segment: int) -> Iterator[tuple[int, str]]:
-    pos = 0
-    while (end := segment_end(text, pos, max_segment, final=True)) is not None:
-        yield pos, text[pos:end]
-        pos = end
-
-
 class _WindowState:
-    """The recent segments and the risks that fired on the last window."""
+    """The recent segments, their running totals and the risks that fired last."""
 
     def __init__(self, det: ClassifierDetector) -> None:
         self.det = det
         self.recent: deque[_Segment] = deque()
-        self.chars = 0
+        self.chars = self.cjk = self.latin = 0
+        self.total = np.zeros(len(det.model.classes), dtype=np.float64)
+        self.sq = 0.0
         self.last = np.zeros(len(det.model.classes), dtype=np.bool_)
+
+    def _count(self, seg: _Segment, sign: int) -> None:
+        self.chars += sign * len(seg.text)
+        self.cjk += sign * seg.cjk
+        self.latin += sign * seg.latin
+        if seg.part is not None:
+            self.total += sign * seg.part[0]
+            self.sq += sign * seg.part[1]
 
     def push(self, seg: tuple[int, str], model: ClassifierModel) -> list[Finding]:
         start, text = seg
-        self.recent.append(_Segment(start, text, buckets(text, model.params)))
-        self.chars += len(text)
+        ids = buckets(text, model.params)
+        part = model.part(ids) if model.params.window_sum else None
+        self.recent.append(_Segment(start, text, ids, part, *script_counts(text)))
+        self._count(self.recent[-1], 1)
         while len(self.recent) > 1 and self.chars > model.windowing.window_chars:
-            self.chars -= len(self.recent.popleft().text)
+            self._count(self.recent.popleft(), -1)
         if not _CONTENT.search(text):
             return []
-        hot, found = self.det._fire(self.recent)
+        if model.params.window_sum:
+            probs = model.summed(self.total, self.sq)
+        else:
+            probs = model.probabilities(np.concatenate([s.ids for s in self.recent]))
+        hot, found = self.det._fire(self.recent, probs, is_latin(self.cjk, self.latin))
         new = [f for f in found if not self.last[self.det.model.classes.index(f.risk)]]
         self.last = hot
         return new
@@ -144,9 +173,10 @@ class _ClassifierStream:
     def scan(self, buf: str, start: int, offset: int, final: bool) -> tuple[list[Finding], int]:
         # ``start`` is always the first character of the unfinished segment
         model = self.det.model
+        win = model.windowing
         found: list[Finding] = []
         pos = start
-        while (end := segment_end(buf, pos, model.max_segment, final)) is not None:
+        while (end := segment_end(buf, pos, win.max_segment, final, win.min_segment)) is not None:
             found.extend(self.state.push((offset + pos, buf[pos:end]), model))
             pos = end
         return found, pos

@@ -3,20 +3,24 @@
 Training: COLD ``train.csv``; JADE v1 (zh, en) and v2 (easy, medium) questions;
 JADE v3 violating answers (harmful, with the risk of their question in v1/v2) and
 safe answers (safe), plus variants of those answers with the "作为AI助手" opening
-removed or added (``_variant``); XSTest ``safe`` prompts (hard negatives); the project-written
-``examples.jsonl``. Held out for evaluation, never trained on: COLD ``dev.csv``; a
-fixed seeded 30% of JADE v3 rows (and every v1/v2 question equal to one of their
-questions); a fixed seeded 50% of XSTest prompts.
+removed or added (``_variant``); the training half of XSTest (``safe`` prompts as hard
+negatives, ``unsafe`` contrast prompts as harmful, ``label_map_xstest.yaml``); the
+project-written ``examples*.jsonl`` files. Held out for evaluation, never trained
+on: COLD ``dev.csv``; a fixed seeded 30% of JADE v3 rows (and every v1/v2 question
+equal to one of their questions); a fixed seeded 50% of XSTest prompts.
 """
 
 from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hegui.detect._classifier_train import (
+from hegui.detect._classifier_features import FeatureParams
+from hegui.detect._classifier_model import ClassifierModel, Windowing
+from hegui.detect._classifier_rows import (
     SAFE,
     SPREADSHEET_ERRORS,
     DataError,
@@ -26,12 +30,21 @@ from hegui.detect._classifier_train import (
     read_labelled,
     seeded_fraction,
 )
+from hegui.detect._classifier_train import TrainConfig, TrainReport, train
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "packs" / "cn" / "classifier"
 """Folder of the shipped model, its label maps, examples and model card."""
 HOLDOUT_SEED = 45654
 JADE_V3_HOLDOUT = 0.3
 XSTEST_HOLDOUT = 0.5
+EXAMPLES = (
+    "examples.jsonl",
+    "examples_hard_negatives.jsonl",
+    "examples_harm.jsonl",
+    "examples_bias_zh.jsonl",
+    "examples_a5.jsonl",
+)
+"""Project-written rows (columns ``text``, ``risk``), one source each."""
 
 
 @dataclass
@@ -60,7 +73,7 @@ def xstest_heldout(row_id: str) -> bool:
     return seeded_fraction(f"xstest:{row_id}", HOLDOUT_SEED) < XSTEST_HOLDOUT
 
 
-def shipped_corpus(data_dir: str | Path, examples: Path | None = None) -> ShippedCorpus:
+def shipped_corpus(data_dir: str | Path, examples: Sequence[Path] | None = None) -> ShippedCorpus:
     """Read the public sets under ``data_dir`` and the examples into train / held-out.
 
     Raises:
@@ -119,9 +132,9 @@ def shipped_corpus(data_dir: str | Path, examples: Path | None = None) -> Shippe
     corpus.heldout["jade_v3_violating"] = bad
     corpus.heldout["jade_v3_safe"] = good
     xs_train, corpus.heldout["xstest_safe"], corpus.heldout["xstest_unsafe"] = _xstest(root)
-    add("xstest safe prompts", xs_train)
-    examples = examples or SHIPPED_DIR / "examples.jsonl"
-    add("examples.jsonl", read_labelled(examples, "text", "risk"))
+    add("xstest training half (safe and unsafe prompts)", xs_train)
+    for path in examples if examples is not None else [SHIPPED_DIR / n for n in EXAMPLES]:
+        add(path.name, read_labelled(path, "text", "risk"))
     corpus.heldout["cold_dev"] = read_labelled(
         root / "cold" / "dev.csv",
         "TEXT",
@@ -170,15 +183,56 @@ def _variant(item: LabelledText) -> LabelledText | None:
 
 
 def _xstest(root: Path) -> tuple[list[LabelledText], list[LabelledText], list[LabelledText]]:
-    """XSTest: safe prompts to train on, and held-out safe and unsafe prompts."""
+    """XSTest: the training half (both labels), and held-out safe and unsafe prompts."""
+    risk_map = load_label_map(SHIPPED_DIR / "label_map_xstest.yaml")
     train: list[LabelledText] = []
     safe: list[LabelledText] = []
     unsafe: list[LabelledText] = []
     for row in _csv(root / "xstest" / "xstest_prompts.csv"):
         is_safe = row["label"].strip() == "safe"
-        item = LabelledText(row["prompt"].strip(), SAFE if is_safe else "unsafe", "xstest")
+        text = row["prompt"].strip()
         if xstest_heldout(row["id"]):
-            (safe if is_safe else unsafe).append(item)
-        elif is_safe:
-            train.append(item)
+            # held out: the label only says whether it is harmful
+            (safe if is_safe else unsafe).append(
+                LabelledText(text, SAFE if is_safe else "unsafe", "xstest")
+            )
+            continue
+        risk = SAFE if is_safe else map_label(f"{row['type']}/{row['focus']}", risk_map)
+        if risk is None:
+            raise DataError(f"xstest: prompt {row['id']} has no risk in label_map_xstest.yaml")
+        train.append(LabelledText(text, risk, "xstest"))
     return train, safe, unsafe
+
+
+SHIPPED_CONFIG = TrainConfig(
+    features=FeatureParams(bits=17, window_sum=True),
+    windowing=Windowing(min_segment=32),
+    false_alarm_limits={"xstest": 0.04},
+)
+"""Training settings of the shipped model (``hegui classifier train --recipe cn``).
+
+Windows sum their segments and sentences under 32 characters join the next, so a
+long answer costs time in proportion to its length. The shift of the thresholds of
+English text may flag at most 4% of the XSTest training half's safe prompts, out of
+fold (English hard negatives; the other XSTest half is only evaluated)."""
+
+
+def train_shipped(
+    data_dir: str | Path, parents: Mapping[str, str | None], command: str
+) -> tuple[ClassifierModel, TrainReport, ShippedCorpus]:
+    """Train the shipped model's recipe on the public sets under ``data_dir``.
+
+    The model's metadata records ``command``, the rows read from each source and the
+    size of each held-out evaluation set.
+
+    Raises:
+        DataError: a file is missing or a label has no mapping.
+    """
+    corpus = shipped_corpus(data_dir)
+    info = {
+        "command": command,
+        "data": corpus.sources,
+        "heldout": {k: len(v) for k, v in corpus.heldout.items()},
+    }
+    model, report = train(corpus.train, parents, SHIPPED_CONFIG, info)
+    return model, report, corpus

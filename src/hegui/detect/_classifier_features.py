@@ -3,9 +3,13 @@
 Text is cut into segments (sentences); each is folded (NFKC, casefold, one space for
 white space) and yields its character 1..4-grams and the word 1..2-grams of its
 Latin-script words, hashed into ``2**bits`` buckets (top bits of a Fibonacci hash).
-Values are ``1 + log(count)``, L2-normalised. Training and inference call the same
-functions, so a model never sees features built another way. The hash is a polynomial
-over code points (CRC-32 for words): stable across processes, unlike ``hash()``.
+A segment's values are ``1 + log(count)``. A window of several segments is either the
+sum of its segments' vectors divided by the root of the sum of their squared norms
+(``window_sum``: each segment is scored once, however many windows hold it), or one
+vector of the counts over the whole window, L2-normalised. Training and inference call
+the same functions, so a model never sees features built another way. The hash is a
+polynomial over code points (CRC-32 for words): stable across processes, unlike
+``hash()``.
 """
 
 from __future__ import annotations
@@ -26,9 +30,12 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits are w
 _TERM = re.compile(r"[。！？!?\n]|\.(?=\s)")
 _WORD_TAG = 1 << 40  # keeps word hashes apart from character n-gram hashes
 _CONTENT = re.compile(r"\w")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]
+BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,14 +50,18 @@ class FeatureParams:
     """Longest character n-gram."""
     word_max: int = 2
     """Longest word n-gram over Latin-script words (0 turns words off)."""
+    window_sum: bool = False
+    """A window is the sum of its segments' vectors (see the module docstring); False:
+    the counts of the whole window in one vector."""
 
-    def to_dict(self) -> dict[str, int]:
+    def to_dict(self) -> dict[str, int | bool]:
         """Plain JSON-ready form."""
         return {
             "bits": self.bits,
             "char_min": self.char_min,
             "char_max": self.char_max,
             "word_max": self.word_max,
+            "window_sum": self.window_sum,
         }
 
 
@@ -89,8 +100,8 @@ def buckets(segment: str, params: FeatureParams) -> IntArray:
     return ((hashed * _GOLDEN) >> np.uint64(64 - params.bits)).astype(np.int64)
 
 
-def vectorize(bucket_ids: IntArray) -> tuple[IntArray, FloatArray]:
-    """Sparse feature vector from bucket ids: sorted indices and their values."""
+def counts(bucket_ids: IntArray) -> tuple[IntArray, FloatArray]:
+    """Sorted distinct bucket ids and their values ``1 + log(count)``, not normalised."""
     if not len(bucket_ids):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
     ids = np.sort(bucket_ids)
@@ -99,23 +110,57 @@ def vectorize(bucket_ids: IntArray) -> tuple[IntArray, FloatArray]:
     np.not_equal(ids[1:], ids[:-1], out=first[1:])
     starts = np.flatnonzero(first)
     idx = ids[starts]
-    if len(idx) == len(ids):  # no repeats: every value is 1 before normalising
-        return idx, np.full(len(idx), 1.0 / np.sqrt(len(idx)), dtype=np.float32)
-    val = (1.0 + np.log(np.diff(np.append(starts, len(ids))))).astype(np.float32)
-    val /= np.float32(np.sqrt(np.dot(val, val)))
+    if len(idx) == len(ids):
+        return idx, np.ones(len(idx), dtype=np.float32)
+    return idx, (1.0 + np.log(np.diff(np.append(starts, len(ids))))).astype(np.float32)
+
+
+def vectorize(bucket_ids: IntArray) -> tuple[IntArray, FloatArray]:
+    """Sparse feature vector from bucket ids: sorted indices and their values."""
+    idx, val = counts(bucket_ids)
+    if len(val):
+        val /= np.float32(np.sqrt(np.dot(val, val)))
     return idx, val
 
 
-def segment_end(text: str, start: int, max_len: int, final: bool) -> int | None:
+def _summed(parts: list[tuple[IntArray, FloatArray]]) -> tuple[IntArray, FloatArray]:
+    """Segment vectors summed, divided by the root of their summed squared norms."""
+    if not parts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    idx = np.concatenate([i for i, _ in parts])
+    val = np.concatenate([v for _, v in parts])
+    norm = np.float32(np.sqrt(np.dot(val, val)))
+    order = np.argsort(idx, kind="stable")
+    idx, val = idx[order], val[order]
+    first = np.flatnonzero(np.append(True, idx[1:] != idx[:-1]))
+    return idx[first], (np.add.reduceat(val, first) / norm).astype(np.float32)
+
+
+def script_counts(text: str) -> tuple[int, int]:
+    """Number of CJK characters and of Latin letters in ``text``."""
+    return len(_CJK.findall(text)), len(_LATIN.findall(text))
+
+
+def is_latin(cjk: int, latin: int) -> bool:
+    """Whether text with these counts is Latin-script (English) rather than Chinese.
+
+    A Chinese sentence with a few English words stays Chinese: a word of Latin
+    letters says about as much as one or two Chinese characters.
+    """
+    return latin > 3 * cjk
+
+
+def segment_end(text: str, start: int, max_len: int, final: bool, min_len: int = 0) -> int | None:
     """End of the segment that starts at ``start``, or None while it may still grow.
 
     A segment ends after 。！？!? or a newline, after a full stop followed by white
-    space (not in ``3.14`` or ``example.com``), or after ``max_len`` characters. The
-    answer depends only on the text up to the returned end (one character more for a
-    full stop), so a stream and the whole text are cut at the same places.
+    space (not in ``3.14`` or ``example.com``), once it is ``min_len`` characters long
+    (shorter sentences join the next), or after ``max_len`` characters. The answer
+    depends only on the text up to the returned end (one character more for a full
+    stop), so a stream and the whole text are cut at the same places.
     """
     limit = start + max_len
-    m = _TERM.search(text, start)
+    m = _TERM.search(text, start + max(min_len - 1, 0))
     if m is not None and m.end() <= limit:
         return m.end()
     if len(text) >= limit:
@@ -125,31 +170,35 @@ def segment_end(text: str, start: int, max_len: int, final: bool) -> int | None:
     return None
 
 
-def segments(text: str, max_len: int) -> list[tuple[int, int]]:
+def segments(text: str, max_len: int, min_len: int = 0) -> list[tuple[int, int]]:
     """Spans of every segment of a whole text, in order."""
     spans: list[tuple[int, int]] = []
     pos = 0
-    while (end := segment_end(text, pos, max_len, final=True)) is not None:
+    while (end := segment_end(text, pos, max_len, True, min_len)) is not None:
         spans.append((pos, end))
         pos = end
     return spans
 
 
-def featurize(text: str, params: FeatureParams, max_segment: int) -> tuple[IntArray, FloatArray]:
+def featurize(
+    text: str, params: FeatureParams, max_segment: int, min_segment: int = 0
+) -> tuple[IntArray, FloatArray]:
     """Sparse feature vector of a whole text, scored as one window."""
-    parts = [buckets(text[s:e], params) for s, e in segments(text, max_segment)]
+    parts = [buckets(text[s:e], params) for s, e in segments(text, max_segment, min_segment)]
+    if params.window_sum:
+        return _summed([counts(p) for p in parts])
     return vectorize(np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64))
 
 
 def featurize_many(
-    texts: Iterable[str], params: FeatureParams, max_segment: int
+    texts: Iterable[str], params: FeatureParams, max_segment: int, min_segment: int = 0
 ) -> tuple[IntArray, IntArray, FloatArray]:
     """CSR parts (indptr, indices, data) of many texts, for training."""
     indptr = [0]
     indices: list[IntArray] = []
     data: list[FloatArray] = []
     for text in texts:
-        idx, val = featurize(text, params, max_segment)
+        idx, val = featurize(text, params, max_segment, min_segment)
         indices.append(idx)
         data.append(val)
         indptr.append(indptr[-1] + len(idx))
@@ -160,14 +209,16 @@ def featurize_many(
     )
 
 
-def windows(text: str, max_segment: int, window_chars: int) -> list[tuple[int, int]]:
+def windows(
+    text: str, max_segment: int, window_chars: int, min_segment: int = 0
+) -> list[tuple[int, int]]:
     """Spans of the windows the detector scores in a whole text, in order.
 
     Each segment with a letter, digit or CJK character closes one window: that segment
     plus the segments just before it that fit in ``window_chars`` (as the detector's
     window state does). A text without content gives one window over all of it.
     """
-    spans = segments(text, max_segment)
+    spans = segments(text, max_segment, min_segment)
     out: list[tuple[int, int]] = []
     first = 0
     for k, (s, e) in enumerate(spans):
@@ -178,14 +229,16 @@ def windows(text: str, max_segment: int, window_chars: int) -> list[tuple[int, i
     return out or [(0, len(text))]
 
 
-def chunks(text: str, max_segment: int, window_chars: int) -> list[tuple[int, int]]:
+def chunks(
+    text: str, max_segment: int, window_chars: int, min_segment: int = 0
+) -> list[tuple[int, int]]:
     """Consecutive, non-overlapping spans of whole segments, each within ``window_chars``.
 
     Training cuts a long text this way so the model learns from pieces the size of
     the windows it will score.
     """
     out: list[tuple[int, int]] = []
-    for s, e in segments(text, max_segment):
+    for s, e in segments(text, max_segment, min_segment):
         if out and e - out[-1][0] <= window_chars:
             out[-1] = (out[-1][0], e)
         else:

@@ -1,7 +1,8 @@
 """The classifier model: plain arrays plus JSON metadata, scored with numpy alone.
 
 A model folder holds ``model.npz`` (``weights`` float16 of shape ``(2**bits, classes)``,
-``bias`` and ``thresholds`` float32) and ``model.json`` (format, feature parameters,
+``bias``, ``thresholds`` and optionally ``thresholds_latin`` float32: the thresholds of
+Latin-script windows, which are calibrated apart) and ``model.json`` (format, feature parameters,
 class -> risk ids, training record). Nothing is pickled: the arrays load with
 ``allow_pickle=False`` and the metadata is JSON, so a model file cannot run code.
 """
@@ -22,6 +23,9 @@ from hegui.detect._classifier_features import (
     FloatArray,
     IntArray,
     buckets,
+    counts,
+    is_latin,
+    script_counts,
     segments,
     vectorize,
 )
@@ -43,6 +47,17 @@ class Windowing:
     """A segment without a sentence end is cut after this many characters."""
     window_chars: int = 256
     """Earlier segments are added to a window while it stays within this many characters."""
+    min_segment: int = 0
+    """A sentence shorter than this joins the next in one segment: fewer windows in
+    text of many short lines, and a stream holds back at most this much more."""
+
+    def to_dict(self) -> dict[str, int]:
+        """Plain JSON-ready form."""
+        return {
+            "max_segment": self.max_segment,
+            "window_chars": self.window_chars,
+            "min_segment": self.min_segment,
+        }
 
 
 @dataclass(eq=False)
@@ -56,6 +71,11 @@ class ClassifierModel:
     thresholds: FloatArray
     windowing: Windowing = Windowing()
     info: Mapping[str, Any] = field(default_factory=dict)
+    thresholds_latin: FloatArray | None = None
+    """Thresholds of Latin-script (English) windows; None: the same as ``thresholds``."""
+    _latin: FloatArray = field(init=False, repr=False)
+    _dense: FloatArray = field(init=False, repr=False)
+    """The weights as float32, gathered when scoring (float16 is only for storage)."""
 
     def __post_init__(self) -> None:
         n = len(self.classes)
@@ -70,38 +90,74 @@ class ClassifierModel:
                 raise ModelError(f"{name} has shape {got}, expected {shape}")
         if len(set(self.classes)) != n:
             raise ModelError("class names must be distinct")
+        latin = self.thresholds if self.thresholds_latin is None else self.thresholds_latin
+        if latin.shape != (n,):
+            raise ModelError(f"thresholds_latin has shape {latin.shape}, expected {(n,)}")
+        self._latin = latin.astype(np.float32)
+        self._dense = self.weights.astype(np.float32)
 
     def logits(self, bucket_ids: IntArray) -> FloatArray:
-        """Raw scores of one window given the bucket ids of its n-grams."""
+        """Raw scores of one window given the bucket ids of all its n-grams."""
         idx, val = vectorize(bucket_ids)
-        out: FloatArray = val @ self.weights[idx].astype(np.float32) + self.bias
+        out: FloatArray = val @ self._dense[idx] + self.bias
         return out
 
     def probabilities(self, bucket_ids: IntArray) -> FloatArray:
         """Per-class probability of one window (sigmoid of the logits)."""
-        logits = self.logits(bucket_ids)
-        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+        return _sigmoid(self.logits(bucket_ids))
 
-    def buckets(self, text: str) -> IntArray:
-        """Bucket ids of a whole text taken as one window."""
-        parts = [buckets(text[s:e], self.params) for s, e in segments(text, self.max_segment)]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    def part(self, bucket_ids: IntArray) -> tuple[FloatArray, float]:
+        """One segment's share of a summed window: its unnormalised scores and squared norm."""
+        idx, val = counts(bucket_ids)
+        return val @ self._dense[idx], float(np.dot(val, val))
+
+    def summed(self, total: npt.NDArray[np.float64], sq: float) -> FloatArray:
+        """Per-class probability of a window from the sums of its segments' ``part``s."""
+        scale = 1.0 / np.sqrt(sq) if sq > 0 else 0.0
+        return _sigmoid((total * scale).astype(np.float32) + self.bias)
+
+    def combine(self, parts: Sequence[tuple[FloatArray, float]]) -> FloatArray:
+        """Per-class probability of a window from its segments' ``part``s (``window_sum``)."""
+        total = np.zeros(len(self.classes), dtype=np.float64)
+        for p, _ in parts:
+            total += p
+        return self.summed(total, sum(q for _, q in parts))
+
+    def text_probabilities(self, text: str) -> FloatArray:
+        """Per-class probability of a whole text taken as one window."""
+        ids = [buckets(text[s:e], self.params) for s, e in self.segments(text)]
+        if self.params.window_sum:
+            return self.combine([self.part(i) for i in ids]) if ids else _sigmoid(self.bias)
+        return self.probabilities(np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64))
+
+    def segments(self, text: str) -> list[tuple[int, int]]:
+        """Spans of the segments of a whole text, as this model cuts them."""
+        win = self.windowing
+        return segments(text, win.max_segment, win.min_segment)
 
     @property
     def max_segment(self) -> int:
         """Longest segment, in characters."""
         return self.windowing.max_segment
 
+    def limits(self, text: str) -> FloatArray:
+        """The thresholds that apply to ``text`` (Latin-script text has its own)."""
+        return self.script_limits(is_latin(*script_counts(text)))
+
+    def script_limits(self, latin: bool) -> FloatArray:
+        """The thresholds of Latin-script text, or of any other."""
+        return self._latin if latin else self.thresholds
+
     def score(self, text: str) -> dict[str, float]:
         """Class -> probability for a whole text taken as one window."""
-        probs = self.probabilities(self.buckets(text))
+        probs = self.text_probabilities(text)
         return {c: float(p) for c, p in zip(self.classes, probs, strict=True)}
 
     def score_many(self, texts: Sequence[str]) -> FloatArray:
         """Probabilities of many whole texts, one row each."""
         out = np.zeros((len(texts), len(self.classes)), dtype=np.float32)
         for i, text in enumerate(texts):
-            out[i] = self.probabilities(self.buckets(text))
+            out[i] = self.text_probabilities(text)
         return out
 
     def save(self, folder: str | Path) -> None:
@@ -109,19 +165,19 @@ class ClassifierModel:
         path = Path(folder)
         path.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(
-            path / ARRAYS, weights=self.weights, bias=self.bias, thresholds=self.thresholds
+            path / ARRAYS,
+            weights=self.weights,
+            bias=self.bias,
+            thresholds=self.thresholds,
+            thresholds_latin=self._latin,
         )
         meta = {
             "format": FORMAT,
             "features": self.params.to_dict(),
-            "windowing": {
-                "max_segment": self.windowing.max_segment,
-                "window_chars": self.windowing.window_chars,
-            },
+            "windowing": self.windowing.to_dict(),
             "classes": list(self.classes),
-            "thresholds": {
-                c: round(float(t), 6) for c, t in zip(self.classes, self.thresholds, strict=True)
-            },
+            "thresholds": _named(self.classes, self.thresholds),
+            "thresholds_latin": _named(self.classes, self._latin),
             "info": dict(self.info),
         }
         text = json.dumps(meta, ensure_ascii=False, indent=2) + "\n"
@@ -141,6 +197,7 @@ class ClassifierModel:
                 weights = arrays["weights"]
                 bias = arrays["bias"].astype(np.float32)
                 thresholds = arrays["thresholds"].astype(np.float32)
+                latin = arrays.get("thresholds_latin")
         except (OSError, KeyError, ValueError) as exc:
             raise ModelError(f"cannot read classifier model in {path}: {exc}") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
@@ -153,4 +210,21 @@ class ClassifierModel:
             classes = tuple(str(c) for c in meta["classes"])
         except (KeyError, TypeError) as exc:
             raise ModelError(f"{path / METADATA}: {exc}") from None
-        return cls(params, classes, weights, bias, thresholds, windowing, meta.get("info", {}))
+        return cls(
+            params,
+            classes,
+            weights,
+            bias,
+            thresholds,
+            windowing,
+            meta.get("info", {}),
+            None if latin is None else latin.astype(np.float32),
+        )
+
+
+def _sigmoid(logits: FloatArray) -> FloatArray:
+    return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+
+
+def _named(classes: Sequence[str], values: FloatArray) -> dict[str, float]:
+    return {c: round(float(t), 6) for c, t in zip(classes, values, strict=True)}
