@@ -13,6 +13,7 @@ import pytest
 from hegui.audit import LedgerStore, open_store
 
 PG_URL = os.environ.get("HEGUI_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("HEGUI_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def postgres_or_skip() -> str:
@@ -39,3 +40,17 @@ class StoreHandle:
 
     def open(self) -> LedgerStore:
         return open_store(self.url, **self.options)
+
+
+def redis_or_skip() -> str:
+    """The test Redis URL; skip when unreachable, fail when ``CI=true``."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        message = f"Redis not reachable at {REDIS_URL}: {exc}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return REDIS_URL

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import uuid
 from collections.abc import Iterator
@@ -17,8 +16,6 @@ from audit_support import PG_URL, postgres_or_skip  # noqa: E402
 
 from hegui.audit import Keyring, Ledger, SigningKey, open_store, write_key  # noqa: E402
 from hegui.control import ControlDB  # noqa: E402
-
-REDIS_URL = os.environ.get("HEGUI_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -45,17 +42,3 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
     keyring = Keyring.load(tmp_path / "keys")
     with Ledger(open_store(str(tmp_path / "audit.db")), keyring) as handle:
         yield handle
-
-
-def redis_or_skip() -> str:
-    """The test Redis URL; skip when unreachable, fail when ``CI=true``."""
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
-    except redis.RedisError as exc:
-        message = f"Redis not reachable at {REDIS_URL}: {exc}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return REDIS_URL

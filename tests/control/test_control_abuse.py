@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from conftest import redis_or_skip
+from audit_support import redis_or_skip
 
 from hegui.control import AbuseTracker, MemoryAbuse, RedisAbuse
 from hegui.policy import AbuseRules, load_policy

@@ -21,10 +21,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "gateway"))
 sys.path.insert(0, str(Path(__file__).parents[1] / "audit"))
-sys.path.insert(0, str(Path(__file__).parents[1] / "control"))
 
-from audit_support import PG_URL, postgres_or_skip  # noqa: E402
-from conftest import redis_or_skip  # noqa: E402
+from audit_support import PG_URL, postgres_or_skip, redis_or_skip  # noqa: E402
 from support import ScriptedUpstream, chat, serve, sse_events  # noqa: E402
 
 from hegui.audit import SigningKey, open_ledger, write_key  # noqa: E402

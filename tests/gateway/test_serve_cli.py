@@ -78,3 +78,19 @@ def test_serve_reads_a_config_file_and_names_its_bad_field(
     result = CliRunner().invoke(_app(), ["serve", "--config", str(bad)])
     assert result.exit_code == 2
     assert str(bad) in result.output and "limits.max_messages" in result.output
+
+
+def test_the_local_upstream_carries_the_watermark_key(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from hegui.gateway import GatewayConfig, create_app
+    from hegui.trace import WatermarkKey
+
+    key = WatermarkKey.generate()
+    path = key.write(tmp_path / "wm.json")
+    with pytest.raises(ValueError, match="watermark_key needs the local upstream"):
+        GatewayConfig(upstream="http://127.0.0.1:9", watermark_key=path)
+    app = create_app(GatewayConfig(upstream="local:smollm2", watermark_key=path))
+    with TestClient(app):
+        target = app.state.gateway.upstream.target
+        assert target.watermark is not None and target.watermark.key_id == key.key_id

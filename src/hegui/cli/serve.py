@@ -75,6 +75,10 @@ def serve(
     auth: Annotated[
         str | None, typer.Option("--auth", help="'keys' (API keys required) or 'none'.")
     ] = None,
+    watermark_key: Annotated[
+        Path | None,
+        typer.Option("--watermark-key", help="Watermark the local upstream's answers."),
+    ] = None,
 ) -> None:
     """Run the gateway: screen input, filter output (streams too), label, record."""
     import uvicorn
@@ -91,6 +95,7 @@ def serve(
         "producer": producer,
         "refusal_mode": refusal_mode,
         "auth": auth,
+        "watermark_key": watermark_key,
     }
     fields.update({k: v for k, v in flags.items() if v is not None})
     for field, env in (("upstream_key", UPSTREAM_KEY_ENV), ("admin_key", ADMIN_KEY_ENV)):

@@ -70,6 +70,9 @@ class GatewayConfig(BaseModel):
     """Redis for abuse counters shared by replicas; ``None`` counts in this process."""
     incident_clocks: tuple[str, ...] = ()
     """The pack's clocks that apply to this operator; empty means all of them."""
+    watermark_key: Path | None = None
+    """Key file of ``hegui watermark keygen``: the local upstream watermarks every answer
+    (an HTTP upstream is opaque: the model server must apply it, see docs/trace.md)."""
     control_poll_seconds: float = Field(default=0.25, gt=0)
     """How often the control database is polled (PostgreSQL also pushes changes)."""
 
@@ -79,6 +82,15 @@ class GatewayConfig(BaseModel):
         if value.startswith(("http://", "https://")) or value == "local:smollm2":
             return value
         raise ValueError(f"upstream must be an http(s) URL or local:smollm2, got {value!r}")
+
+    @model_validator(mode="after")
+    def _watermark_needs_local(self) -> GatewayConfig:
+        if self.watermark_key is not None and not self.upstream.startswith("local:"):
+            raise ValueError(
+                "watermark_key needs the local upstream; an HTTP model server applies"
+                " the watermark itself (docs/trace.md)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _keys_need_a_store(self) -> GatewayConfig:

@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import aiohttp
@@ -244,12 +245,17 @@ class _TextStream:
 class LocalUpstream:
     """``local:smollm2``: the embedded model, loaded on first use, one answer at a time."""
 
-    def __init__(self, spec: str, timeout: float) -> None:
+    def __init__(self, spec: str, timeout: float, watermark: Path | None = None) -> None:
         from hegui.assess._local import LocalTarget
         from hegui.assess._targets import Limits
 
+        key = None
+        if watermark is not None:
+            from hegui.trace import WatermarkKey
+
+            key = WatermarkKey.load(watermark)
         self.name = spec
-        self.target = LocalTarget(spec, Limits(timeout_s=timeout))
+        self.target = LocalTarget(spec, Limits(timeout_s=timeout), watermark=key)
 
     async def _text(self, body: JSON) -> str:
         if "prompt" in body:  # a text completion: the chat model answers the prompt
