@@ -146,25 +146,15 @@ def _wait(url: str, proc: subprocess.Popen[bytes] | None, seconds: float = 120) 
     raise SystemExit(f"{url} did not come up in {seconds:.0f} s")
 
 
-def _start_hegui(upstream: str, data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _start_hegui(upstream: str, data_dir: Path | None) -> tuple[subprocess.Popen[bytes], str]:
     from hegui.audit import SigningKey, write_key
 
-    write_key(SigningKey.generate("ed25519"), data_dir / "keys")
     port = _free_port()
-    args = [
-        sys.executable,
-        "-m",
-        "hegui",
-        "serve",
-        "--upstream",
-        upstream,
-        "--policy",
-        "cn",
-        "--data-dir",
-        str(data_dir),
-        "--port",
-        str(port),
-    ]
+    args = [sys.executable, "-m", "hegui", "serve", "--upstream", upstream, "--policy", "cn"]
+    args += ["--port", str(port)]
+    if data_dir is not None:  # a ledger: each request durable before its answer is sent
+        write_key(SigningKey.generate("ed25519"), data_dir / "keys")
+        args += ["--data-dir", str(data_dir)]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     _wait(url + "/healthz", proc)
@@ -343,6 +333,9 @@ def main() -> None:
             hegui, hegui_url = _start_hegui(upstream, Path(tmp) / "hegui")
             procs.append(hegui)
             rows.append(_measure("hegui (full cn policy, ledger)", hegui_url, args))
+            bare, bare_url = _start_hegui(upstream, None)
+            procs.append(bare)
+            rows.append(_measure("hegui (full cn policy, no ledger)", bare_url, args))
             if not args.no_litellm:
                 binary = _litellm_binary(args.litellm)
                 litellm, litellm_url = _start_litellm(binary, upstream, Path(tmp))
