@@ -307,7 +307,7 @@ def record_run(
     """
     import hashlib
 
-    from hegui.audit import AuditRecord, RecordKind, open_ledger
+    from hegui.audit import AuditRecord, RecordKind, append_once
 
     summary_path = result.out_dir / "summary.json"
     records_path = result.out_dir / "records.jsonl"
@@ -326,16 +326,8 @@ def record_run(
         findings=[{k: c[k] for k in ("name", "value", "passed")} for c in result.summary["checks"]],
         content=content,
     )
-    ledger = open_ledger(db, data_dir)
-    try:
-        receipt = ledger.append(record)
-    finally:
-        ledger.close()
-    result.summary["ledger"] = {
-        "index": receipt.index,
-        "leaf_hash": receipt.leaf_hash.hex(),
-        "time": receipt.timestamp.isoformat(),
-    }
+    receipt = append_once(record, db, data_dir)
+    result.summary["ledger"] = receipt.to_json()
     summary_path.write_text(
         json.dumps(result.summary, ensure_ascii=False, indent=2), encoding="utf-8"
     )

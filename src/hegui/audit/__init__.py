@@ -8,10 +8,20 @@ an inclusion proof or a whole export. See ``docs/audit.md``.
 from hegui.audit import _postgres, _sqlite  # noqa: F401  (register the stores)
 from hegui.audit._errors import AuditError, AuditKeyError, AuditWriteError, RetentionError
 from hegui.audit._export import ExportReport, export_range, verify_export
-from hegui.audit._keys import SCHEMES, Keyring, PublicKey, Scheme, SigningKey, key_id_of, write_key
+from hegui.audit._keys import (
+    SCHEMES,
+    Keyring,
+    PublicKey,
+    Scheme,
+    SigningKey,
+    key_id_of,
+    read_key_json,
+    write_key,
+)
 from hegui.audit._ledger import Ledger, StoredRecord, sign_head
 from hegui.audit._location import (
     DATABASE_URL_ENV,
+    append_once,
     default_data_dir,
     open_ledger,
     resolve_location,
@@ -84,6 +94,7 @@ __all__ = [
     "StoreWriter",
     "StoredRecord",
     "VerifyReport",
+    "append_once",
     "canonical_json",
     "default_data_dir",
     "export_range",
@@ -101,6 +112,7 @@ __all__ = [
     "parse_leaf",
     "plain_principal",
     "purge",
+    "read_key_json",
     "register_store",
     "resolve_location",
     "retention_months",

@@ -40,9 +40,7 @@ class _Pending(Generic[T, R]):
 
     __slots__ = ("done", "error", "future", "items", "left", "results", "successor", "woken")
 
-    def __init__(
-        self, items: Sequence[T], future: asyncio.Future[list[R]] | None = None
-    ) -> None:
+    def __init__(self, items: Sequence[T], future: asyncio.Future[list[R]] | None = None) -> None:
         self.items = items
         self.future = future
         self.done = threading.Lock()

@@ -157,7 +157,8 @@ def write_key(key: SigningKey, directory: Path, *, activate: bool = True) -> Pat
     return private_path
 
 
-def _read_json(path: Path) -> dict[str, str]:
+def read_key_json(path: Path) -> dict[str, str]:
+    """The JSON object of a key file, or ``AuditKeyError`` naming the file."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -186,7 +187,7 @@ class Keyring:
         keys: dict[str, PublicKey] = {}
         for path in sorted(directory.glob("*.pub.json")):
             try:
-                key = PublicKey.from_json(_read_json(path))
+                key = PublicKey.from_json(read_key_json(path))
             except (KeyError, ValueError) as exc:
                 raise AuditKeyError(f"{path}: not a public key file: {exc}") from exc
             keys[key.key_id] = key
@@ -194,7 +195,7 @@ class Keyring:
         active = directory / ACTIVE_FILE
         if active.is_file():
             key_id = active.read_text(encoding="utf-8").strip()
-            data = _read_json(directory / f"{key_id}.json")
+            data = read_key_json(directory / f"{key_id}.json")
             scheme = data.get("scheme")
             if scheme not in SCHEMES:
                 raise AuditKeyError(f"{directory / key_id}.json: unknown scheme {scheme!r}")

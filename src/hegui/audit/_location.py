@@ -9,8 +9,9 @@ import platformdirs
 
 from hegui.audit._keys import Keyring
 from hegui.audit._ledger import Ledger
-from hegui.audit._records import CONTENT_KEY_ENV, ContentCipher, load_secret_key
+from hegui.audit._records import CONTENT_KEY_ENV, AuditRecord, ContentCipher, load_secret_key
 from hegui.audit._store import open_store
+from hegui.audit._types import Receipt
 
 DATABASE_URL_ENV = "HEGUI_DATABASE_URL"
 DB_FILE = "audit.db"
@@ -47,3 +48,14 @@ def open_ledger(
     store = open_store(url, **options)
     cipher = None if content_key is None else ContentCipher(content_key)
     return Ledger(store, keyring, cipher=cipher)
+
+
+def append_once(
+    record: AuditRecord, db: str | None = None, data_dir: Path | None = None
+) -> Receipt:
+    """Open the shared ledger, append one record durably, close it (a command's one event)."""
+    ledger = open_ledger(db, data_dir)
+    try:
+        return ledger.append(record)
+    finally:
+        ledger.close()

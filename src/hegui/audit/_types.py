@@ -38,6 +38,14 @@ class Receipt:
     timestamp: datetime
     """When the record's batch committed (UTC)."""
 
+    def to_json(self) -> dict[str, Any]:
+        """Return JSON-ready data (what run summaries note of their ledger record)."""
+        return {
+            "index": self.index,
+            "leaf_hash": self.leaf_hash.hex(),
+            "time": self.timestamp.isoformat(),
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class SignedTreeHead:

@@ -18,7 +18,7 @@ def record_run(run_dir: Path, db: str | None = None, data_dir: Path | None = Non
     duplicates.parquet; the receipt is noted in summary.json. Returns a one-line
     description of the receipt.
     """
-    from hegui.audit import AuditRecord, RecordKind, open_ledger
+    from hegui.audit import AuditRecord, RecordKind, append_once
 
     summary_path = run_dir / "summary.json"
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
@@ -44,15 +44,7 @@ def record_run(run_dir: Path, db: str | None = None, data_dir: Path | None = Non
         findings=[{k: c[k] for k in ("name", "value", "passed")} for c in summary["checks"]],
         content=content,
     )
-    ledger = open_ledger(db, data_dir)
-    try:
-        receipt = ledger.append(record)
-    finally:
-        ledger.close()
-    summary["ledger"] = {
-        "index": receipt.index,
-        "leaf_hash": receipt.leaf_hash.hex(),
-        "time": receipt.timestamp.isoformat(),
-    }
+    receipt = append_once(record, db, data_dir)
+    summary["ledger"] = receipt.to_json()
     summary_path.write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
     return f"ledger index {receipt.index}, leaf {receipt.leaf_hash.hex()[:16]}…"

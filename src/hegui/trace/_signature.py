@@ -12,13 +12,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from hegui.audit import SCHEMES, AuditError, PublicKey, SigningKey, canonical_json
+from hegui.audit import (
+    SCHEMES,
+    AuditError,
+    AuditKeyError,
+    PublicKey,
+    SigningKey,
+    canonical_json,
+    read_key_json,
+)
 from hegui.trace._errors import LabelError
 from hegui.trace._label import (
     PRODUCE_ID,
@@ -200,9 +207,7 @@ def load_public_keys(path: Path) -> list[PublicKey]:
 
 def _read_key_json(path: Path) -> dict[str, str]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise LabelError(f"{path}: cannot read key file: {exc}") from None
-    if not isinstance(data, dict):
-        raise LabelError(f"{path}: a key file holds a JSON object")
+        data = read_key_json(path)
+    except AuditKeyError as exc:
+        raise LabelError(str(exc)) from None
     return {str(k): str(v) for k, v in data.items()}
