@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from hegui._sheets import sheet_rows
+
 
 class Kind(StrEnum):
     """What the assessment expects of the model for an item."""
@@ -132,21 +134,14 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def _xlsx_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    import openpyxl
-
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for broken files
-        raise BankError(path, None, f"cannot read spreadsheet: {exc}") from None
-    rows = book.worksheets[0].iter_rows(values_only=True)
-    header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
-    for number, values in enumerate(rows, start=2):
-        if any(v is not None for v in values):
-            yield (
-                number,
-                {h: v for h, v in zip(header, values, strict=False) if h and v is not None},
-            )
-    book.close()
+    with sheet_rows(path, lambda reason: BankError(path, None, reason)) as rows:
+        header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
+        for number, values in enumerate(rows, start=2):
+            if any(v is not None for v in values):
+                yield (
+                    number,
+                    {h: v for h, v in zip(header, values, strict=False) if h and v is not None},
+                )
 
 
 def _flat(row: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from hegui._sheets import sheet_rows
 from hegui.corpus._finish import Docs
 from hegui.corpus._gates import rate, seeded_sample
 from hegui.corpus._outputs import shard_paths
@@ -186,18 +187,7 @@ def read_labels(path: Path, keys: set[str]) -> dict[str, tuple[bool, str]]:
     Raises:
         ReviewError: unreadable file, missing columns, unknown or repeated key, bad label.
     """
-    import zipfile
-
-    import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, InvalidFileException) as exc:
-        raise ReviewError(path, None, f"cannot read the workbook: {exc}") from None
-    try:
-        sheet = book[TAB] if TAB in book.sheetnames else book.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
+    with sheet_rows(path, lambda reason: ReviewError(path, None, reason), TAB) as rows:
         header = [str(v or "") for v in next(rows, ())]
         key_col, label_col = _column(header, "编号", path), _column(header, "判定", path)
         note_col = next((i for i, h in enumerate(header) if h.startswith("说明")), None)
@@ -216,8 +206,6 @@ def read_labels(path: Path, keys: set[str]) -> dict[str, tuple[bool, str]]:
             if label is not None:
                 labels[key] = (label, "" if note is None else str(note))
         return labels
-    finally:
-        book.close()
 
 
 def _column(header: list[str], prefix: str, path: Path) -> int:

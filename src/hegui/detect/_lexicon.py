@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from hegui._sheets import sheet_rows
 from hegui.policy._actions import Severity
 
 HEADER_ALIASES = {
@@ -116,23 +117,16 @@ def _read_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
 
 
 def _read_xlsx(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    import openpyxl  # imported here: only spreadsheets need it
-
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for broken files
-        raise LexiconError(path, None, f"cannot read spreadsheet: {exc}") from None
-    sheet = book.worksheets[0]
     header: list[str] | None = None
-    for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-        row = ["" if v is None else str(v).strip() for v in values]
-        if not any(row):
-            continue
-        if header is None:
-            header = _header(path, number, row)
-            continue
-        yield number, dict(zip(header, row, strict=False))
-    book.close()
+    with sheet_rows(path, lambda reason: LexiconError(path, None, reason)) as rows:
+        for number, values in enumerate(rows, start=1):
+            row = ["" if v is None else str(v).strip() for v in values]
+            if not any(row):
+                continue
+            if header is None:
+                header = _header(path, number, row)
+                continue
+            yield number, dict(zip(header, row, strict=False))
     if header is None:
         raise LexiconError(path, None, "empty spreadsheet: no header and no entries")
 
