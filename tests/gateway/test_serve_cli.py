@@ -26,16 +26,20 @@ def _app() -> typer.Typer:
 def test_serve_builds_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, Any] = {}
     monkeypatch.setattr(
-        "uvicorn.run", lambda app, host, port: seen.update(app=app, host=host, port=port)
+        "uvicorn.run",
+        lambda app, host, port, access_log: seen.update(
+            app=app, host=host, port=port, access_log=access_log
+        ),
     )
     monkeypatch.setenv(serve_cli.UPSTREAM_KEY_ENV, "sk-hidden")
-    result = CliRunner().invoke(
-        _app(),
-        ["serve", "--upstream", "http://127.0.0.1:9", "--port", "8123", "--producer", "ACME"],
-    )
+    args = ["serve", "--upstream", "http://127.0.0.1:9", "--port", "8123", "--producer", "ACME"]
+    result = CliRunner().invoke(_app(), args)
     assert result.exit_code == 0, result.output
     state = seen["app"].state.gateway
     assert seen["port"] == 8123 and state.config.producer == "ACME"
+    assert seen["access_log"] is False  # the ledger is the request log; --access-log adds one
+    assert CliRunner().invoke(_app(), [*args, "--access-log"]).exit_code == 0
+    assert seen["access_log"] is True
     assert state.config.upstream_key.get_secret_value() == "sk-hidden"
     assert "sk-hidden" not in repr(state.config)
 
@@ -63,7 +67,7 @@ def test_serve_reads_a_config_file_and_names_its_bad_field(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     seen: dict[str, Any] = {}
-    monkeypatch.setattr("uvicorn.run", lambda app, host, port: seen.update(app=app))
+    monkeypatch.setattr("uvicorn.run", lambda app, host, port, access_log: seen.update(app=app))
     good = tmp_path / "gateway.yaml"
     good.write_text(
         "upstream: http://127.0.0.1:9\nproducer: ACME-01\nlimits: {max_messages: 7}\n",

@@ -79,6 +79,13 @@ def serve(
         Path | None,
         typer.Option("--watermark-key", help="Watermark the local upstream's answers."),
     ] = None,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="Log one line per HTTP request (off: the ledger records every exchange).",
+        ),
+    ] = False,
 ) -> None:
     """Run the gateway: screen input, filter output (streams too), label, record."""
     import uvicorn
@@ -113,7 +120,7 @@ def serve(
         fail(state.broken)
     for warning in state.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
-    uvicorn.run(app, host=host, port=port)
+    uvicorn.run(app, host=host, port=port, access_log=access_log)
 
 
 def register(app: typer.Typer) -> None:

@@ -123,9 +123,7 @@ def _build_control(state: GatewayState, policy: Policy, ledger: Ledger | None) -
 
 def _make_upstream(config: GatewayConfig) -> Upstream:
     if config.upstream.startswith("local:"):
-        return LocalUpstream(
-            config.upstream, config.limits.upstream_timeout, config.watermark_key
-        )
+        return LocalUpstream(config.upstream, config.limits.upstream_timeout, config.watermark_key)
     key = config.upstream_key.get_secret_value() if config.upstream_key else None
     return HttpUpstream(config.upstream, key, config.limits.upstream_timeout)
 

@@ -53,6 +53,10 @@ class StreamJob:
     scan_seconds: float = 0.0
     truncated: bool = False
     killed: bool = False
+    blocked: bool = False
+    """The output guard replaced the rest of the answer."""
+    failed: bool = False
+    """The stream ended on an error (upstream, guard or kill switch)."""
     recorded: asyncio.Future[None] | None = None
     """The request's ledger record, still being written when the stream opens."""
     created: int = 0
@@ -119,13 +123,22 @@ class StreamJob:
 
 _END = object()
 _WAKE = object()
+RUN_AHEAD = 8
+"""Upstream deltas parsed ahead of the relay before the reader yields to it."""
 
 
 async def _pump(stream: UpstreamStream, queue: asyncio.Queue[Any]) -> None:
     """Read the upstream into ``queue`` (ends with ``_END`` or the exception raised)."""
+    first = True
     try:
         async for delta in stream.deltas():
             await queue.put(delta)
+            # In a burst of upstream events the relay gets a turn after the first (so
+            # the first token does not wait for a queue's worth to be parsed) and then
+            # every RUN_AHEAD events (few task switches per chunk).
+            if first or queue.qsize() >= RUN_AHEAD:
+                first = False
+                await asyncio.sleep(0)
         await queue.put(_END)
     except Exception as exc:
         await queue.put(exc)
@@ -197,6 +210,39 @@ async def _relay(job: StreamJob, stream: UpstreamStream) -> AsyncIterator[bytes 
     yield release.blocked
 
 
+async def _guarded(job: StreamJob, stream: UpstreamStream, opening: bytes) -> AsyncIterator[bytes]:
+    """The released text, led by ``opening`` in the same write; sets the stream's outcome.
+
+    The opening chunk (the explicit label, or empty) goes out with the first released
+    text, the first error, or alone when the stream ends before either.
+    """
+    lead: bytes | None = opening
+    try:
+        async for item in _relay(job, stream):
+            if isinstance(item, bool):
+                job.blocked = item
+            elif lead is not None:
+                yield lead + item
+                lead = None
+            else:
+                yield item
+    except GatewayError as exc:
+        job.failed = True
+        job.state.metrics.inc("hegui_gateway_upstream_errors_total", kind=exc.code)
+        yield (lead or b"") + sse(error_body(exc.message, exc.type, exc.code))
+        lead = None
+    except Exception:
+        job.failed = True
+        log.exception("stream guard failed")
+        error = error_body("stream stopped (fail closed)", "service_unavailable", "stream_error")
+        yield (lead or b"") + sse(error)
+        lead = None
+    finally:
+        await stream.aclose()  # cancels the upstream request if it is still running
+    if lead is not None:
+        yield lead
+
+
 async def stream_answer(job: StreamJob, stream: UpstreamStream) -> AsyncIterator[bytes]:
     """The SSE body sent to the client."""
     labeler = job.state.ready()[2]
@@ -208,42 +254,27 @@ async def stream_answer(job: StreamJob, stream: UpstreamStream) -> AsyncIterator
             yield sse(error_body(exc.message, exc.type, exc.code))
             yield b"data: [DONE]\n\n"
             return
-    yield job.chunk("" if job.unlabeled else labeler.prefix())
-    blocked, failed = False, False
-    try:
-        async for item in _relay(job, stream):
-            if isinstance(item, bool):
-                blocked = item
-            else:
-                yield item
-    except GatewayError as exc:
-        failed = True
-        job.state.metrics.inc("hegui_gateway_upstream_errors_total", kind=exc.code)
-        yield sse(error_body(exc.message, exc.type, exc.code))
-    except Exception:
-        failed = True
-        log.exception("stream guard failed")
-        yield sse(error_body("stream stopped (fail closed)", "service_unavailable", "stream_error"))
-    finally:
-        await stream.aclose()  # cancels the upstream request if it is still running
+    opening = job.chunk("" if job.unlabeled else labeler.prefix())
+    async for item in _guarded(job, stream, opening):
+        yield item
     field_name = labeler.spec.implicit.field_name.lower()
     if job.killed:
-        failed = True
+        job.failed = True
         job.state.metrics.inc("hegui_gateway_streams_cut_total")
         yield sse(error_body(KILLED_MESSAGE, "service_unavailable", "kill_switch"))
-    elif blocked:
+    elif job.blocked:
         job.state.metrics.inc(
             "hegui_gateway_blocks_total", direction="output", detector=_blocker(job)
         )
         yield job.chunk(job.state.config.refusal_text, CONTENT_FILTER, **{field_name: job.label})
-    elif not failed:
+    elif not job.failed:
         if job.tool_calls:
             yield _tool_chunk(job)
         suffix = "" if job.unlabeled else labeler.suffix()
         finish = "length" if job.truncated else "tool_calls" if job.tool_calls else "stop"
         yield job.chunk(suffix or None, finish, **{field_name: job.label})
     job.state.metrics.observe_latency(job.scan_seconds)
-    error = await _record_answer(job, blocked)
+    error = await _record_answer(job, job.blocked)
     if error is not None:
         yield error
     yield b"data: [DONE]\n\n"

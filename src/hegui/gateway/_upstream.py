@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import aiohttp
-import anyio
 
 from hegui.gateway._errors import GatewayError, upstream_failed
 
@@ -107,17 +106,15 @@ class _HttpStream:
     tool call can be longer, so the bytes are split here with no such limit.
     """
 
-    def __init__(self, resp: aiohttp.ClientResponse, timeout: float, legacy: bool) -> None:
+    def __init__(self, resp: aiohttp.ClientResponse, legacy: bool) -> None:
         self._resp = resp
-        self._timeout = timeout
         self._legacy = legacy
         self._done = False
 
     async def _lines(self) -> AsyncIterator[bytes]:
         pending = b""
         while True:
-            with anyio.fail_after(self._timeout):
-                chunk = await self._resp.content.readany()
+            chunk = await self._resp.content.readany()  # the session's sock_read timeout
             if not chunk:
                 if pending:
                     yield pending
@@ -178,8 +175,7 @@ class HttpUpstream:
 
     async def _open(self, method: str, path: str, body: JSON | None) -> aiohttp.ClientResponse:
         try:
-            with anyio.fail_after(self.timeout):
-                return await self.session.request(method, self.root + path, json=body)
+            return await self.session.request(method, self.root + path, json=body)
         except TimeoutError:
             raise upstream_failed(504, "upstream timed out", "upstream_timeout") from None
         except aiohttp.ClientError:
@@ -187,8 +183,7 @@ class HttpUpstream:
 
     async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
         try:
-            with anyio.fail_after(self.timeout):
-                return await resp.read()
+            return await resp.read()
         except TimeoutError:
             raise upstream_failed(504, "upstream timed out", "upstream_timeout") from None
         except aiohttp.ClientError:
@@ -218,7 +213,7 @@ class HttpUpstream:
         resp = await self._open("POST", _path(legacy), body)
         if resp.status != 200:
             raise _upstream_error(resp.status, await self._read(resp))
-        return _HttpStream(resp, self.timeout, legacy)
+        return _HttpStream(resp, legacy)
 
     async def models(self) -> JSON:
         """GET ``/models``."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt, ValidationInfo, field_validator
@@ -201,7 +203,14 @@ class ImplicitLabel(PolicyModel):
 
 
 def _within(value: str, ranges: list[tuple[int, int]]) -> bool:
-    return all(any(low <= ord(char) <= high for low, high in ranges) for char in value)
+    return _charset(tuple(ranges)).fullmatch(value) is not None
+
+
+@functools.lru_cache(maxsize=32)
+def _charset(ranges: tuple[tuple[int, int], ...]) -> re.Pattern[str]:
+    """A pattern matching strings made only of characters in ``ranges`` (compiled once)."""
+    parts = "".join(f"{re.escape(chr(low))}-{re.escape(chr(high))}" for low, high in ranges)
+    return re.compile(f"[{parts}]*")
 
 
 class UnlabeledOutput(PolicyModel):
