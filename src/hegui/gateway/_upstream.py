@@ -99,6 +99,10 @@ def parse_delta(data: str, *, legacy: bool = False) -> Delta | None:
         ) from None
 
 
+READ_BYTES = 4096
+"""The most bytes of a stream read at once (a few dozen SSE events)."""
+
+
 class _HttpStream:
     """An SSE answer read from an aiohttp response, split into lines by hand.
 
@@ -114,7 +118,9 @@ class _HttpStream:
     async def _lines(self) -> AsyncIterator[bytes]:
         pending = b""
         while True:
-            chunk = await self._resp.content.readany()  # the session's sock_read timeout
+            # At most READ_BYTES: readany() would join everything buffered, and in a
+            # burst the first event would wait for the whole burst to be copied.
+            chunk = await self._resp.content.read(READ_BYTES)  # sock_read timeout applies
             if not chunk:
                 if pending:
                     yield pending
