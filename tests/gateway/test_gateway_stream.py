@@ -143,3 +143,17 @@ def test_stream_max_seconds_cuts_with_length() -> None:
     ]
     assert finish == ["length"]
     assert 0 < streamed_text(events).count("片段") < 40
+
+
+def test_events_longer_than_reads_and_line_limits_arrive_whole(
+    make_client: MakeClient, upstream: ScriptedUpstream
+) -> None:
+    """An event of about 200 KB spans many reads (and passes aiohttp's 64 KiB line limit)."""
+    client = make_client()
+    long_piece = CLEAN * 2800  # about 207 KB of UTF-8 in one SSE event
+    upstream.chunks = ["开头。", long_piece, "结尾。"]
+    resp = client.post("/v1/chat/completions", json=chat(stream=True))
+    events = sse_events(resp.text)
+    assert len(long_piece.encode()) > 3 * 65536
+    assert streamed_text(events) == "本内容由人工智能生成\n\n开头。" + long_piece + "结尾。"
+    assert events[-2]["choices"][0]["finish_reason"] == "stop"
