@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import threading
 from pathlib import Path
 
+import httpx
 import pytest
 from conftest import MakeClient
-from support import ScriptedUpstream, chat, sse_events
+from support import ScriptedUpstream, chat, serve, sse_events, streamed_text
 
 from hegui.audit import AuditWriteError, Keyring, SigningKey, open_ledger
-from hegui.gateway import Labeler, LabelError, verify_label
+from hegui.gateway import GatewayConfig, Labeler, LabelError, create_app, verify_label
 from hegui.policy import load_policy
 
 
@@ -139,3 +142,67 @@ def test_no_ledger_means_unsigned_label(
     upstream.chunks = ["hi"]
     events = sse_events(client.post("/v1/chat/completions", json=chat(stream=True)).text)
     assert events[-2]["aigc"]["ReservedCode1"] == "" and events[-2]["aigc"]["ReservedCode2"] == ""
+
+
+class GatedLedger:
+    """A ledger whose appends wait until the test opens the gate; it keeps the records.
+
+    ``fail`` makes the waiting append fail once the gate opens.
+    """
+
+    def __init__(self, *, fail: bool = False) -> None:
+        self.keyring = Keyring({}, SigningKey.generate("ed25519"))
+        self.gate = threading.Event()
+        self.fail = fail
+        self.records: list[object] = []
+
+    def append(self, record: object) -> None:
+        if not self.gate.wait(5):
+            raise AuditWriteError("the test never opened the gate")
+        if self.fail:
+            raise AuditWriteError("disk full")
+        self.records.append(record)
+
+    async def append_async(self, record: object) -> None:
+        await asyncio.to_thread(self.append, record)
+
+
+def _stream_while_gated(ledger: GatedLedger) -> tuple[str, str]:
+    """Stream through a ``finish`` gateway: (text before the gate opened, all of it)."""
+    upstream = ScriptedUpstream()
+    upstream.chunks = ["这是", "模型的", "回答。"]
+    with serve(upstream) as up_url:
+        config = GatewayConfig(upstream=up_url, stream_evidence="finish")
+        with serve(create_app(config, ledger=ledger)) as gw_url, httpx.Client(timeout=10) as http:
+            received = b""
+            with http.stream("POST", gw_url + "/v1/chat/completions", json=chat(stream=True)) as r:
+                pieces = r.iter_bytes()
+                while "回答" not in received.decode(errors="ignore"):
+                    received += next(pieces)
+                before = received.decode()
+                ledger.gate.set()
+                for piece in pieces:
+                    received += piece
+    return before, received.decode()
+
+
+def test_finish_evidence_streams_while_the_request_record_commits() -> None:
+    """``stream_evidence: finish``: checked text flows during the commit, the finish
+    chunk only after it, and every record is kept."""
+    ledger = GatedLedger()
+    before, whole = _stream_while_gated(ledger)
+    assert "这是模型的回答。" in streamed_text(sse_events(before + "\n\n"))
+    assert '"finish_reason":"stop"' not in before  # the end waited for the evidence
+    events = sse_events(whole)
+    assert events[-2]["choices"][0]["finish_reason"] == "stop" and events[-1] == "[DONE]"
+    kinds = [r.kind.value for r in ledger.records]  # type: ignore[attr-defined]
+    assert kinds == ["request", "response"]
+
+
+def test_finish_evidence_cuts_the_stream_when_the_commit_fails() -> None:
+    ledger = GatedLedger(fail=True)
+    _, whole = _stream_while_gated(ledger)
+    events = sse_events(whole)
+    assert events[-2]["error"]["code"] == "audit_unavailable" and events[-1] == "[DONE]"
+    finishes = [e["choices"][0].get("finish_reason") for e in events if "choices" in e]
+    assert "stop" not in finishes  # the exchange never completes without its evidence

@@ -73,6 +73,12 @@ class GatewayConfig(BaseModel):
     watermark_key: Path | None = None
     """Key file of ``hegui watermark keygen``: the local upstream watermarks every answer
     (an HTTP upstream is opaque: the model server must apply it, see docs/trace.md)."""
+    stream_evidence: Literal["first_byte", "finish"] = "first_byte"
+    """When a stream's request record must be durable. ``first_byte``: before any byte of
+    the answer is sent (the ledger's commit lies on the path to the first token).
+    ``finish``: the commit overlaps the first tokens; the finish chunk waits for it, and a
+    failed commit cuts the stream at once with an error. Either way every released byte
+    has passed the output guard and no exchange completes without its evidence."""
     control_poll_seconds: float = Field(default=0.25, gt=0)
     """How often the control database is polled (PostgreSQL also pushes changes)."""
 

@@ -171,11 +171,21 @@ async def _deltas(job: StreamJob, stream: UpstreamStream) -> AsyncIterator[Delta
         live.task.cancel()
 
 
+def _raise_if_unrecorded(job: StreamJob) -> None:
+    """Cut the stream (``finish`` evidence) as soon as the request record failed."""
+    recorded = job.recorded
+    if recorded is not None and recorded.done() and not recorded.cancelled():
+        error = recorded.exception()
+        if isinstance(error, GatewayError):
+            raise error
+
+
 async def _relay(job: StreamJob, stream: UpstreamStream) -> AsyncIterator[bytes | bool]:
     """Yield released SSE chunks; finally yield ``True`` if blocked, ``False`` if not."""
     scanner = job.state.ready()[1].stream()
     deadline = time.monotonic() + job.state.config.limits.stream_max_seconds
     async for delta in _deltas(job, stream):
+        _raise_if_unrecorded(job)
         if delta.content:
             job.received.append(delta.content)
             t = time.perf_counter()
@@ -228,7 +238,8 @@ async def _guarded(job: StreamJob, stream: UpstreamStream, opening: bytes) -> As
                 yield item
     except GatewayError as exc:
         job.failed = True
-        job.state.metrics.inc("hegui_gateway_upstream_errors_total", kind=exc.code)
+        if exc.type == "upstream_error":
+            job.state.metrics.inc("hegui_gateway_upstream_errors_total", kind=exc.code)
         yield (lead or b"") + sse(error_body(exc.message, exc.type, exc.code))
         lead = None
     except Exception:
@@ -246,7 +257,7 @@ async def _guarded(job: StreamJob, stream: UpstreamStream, opening: bytes) -> As
 async def stream_answer(job: StreamJob, stream: UpstreamStream) -> AsyncIterator[bytes]:
     """The SSE body sent to the client."""
     labeler = job.state.ready()[2]
-    if job.recorded is not None:
+    if job.state.config.stream_evidence == "first_byte" and job.recorded is not None:
         try:
             await job.recorded
         except GatewayError as exc:  # not recorded: not one byte of the answer goes out
@@ -257,6 +268,13 @@ async def stream_answer(job: StreamJob, stream: UpstreamStream) -> AsyncIterator
     opening = job.chunk("" if job.unlabeled else labeler.prefix())
     async for item in _guarded(job, stream, opening):
         yield item
+    if job.recorded is not None:
+        try:  # "finish": the request record may still be in flight
+            await job.recorded
+        except GatewayError as exc:
+            if not job.failed:  # else the stream was already cut, with this error
+                job.failed = True
+                yield sse(error_body(exc.message, exc.type, exc.code))
     field_name = labeler.spec.implicit.field_name.lower()
     if job.killed:
         job.failed = True
