@@ -5,16 +5,21 @@ chunks of realistic mixed Chinese and English text, at once. Rows, one run:
 
 - direct: the client talks to the upstream itself;
 - hegui: ``hegui serve`` with the full ``cn`` policy (lexicon, PII, classifier on
-  sentence windows, GB 45438 labels) and a SQLite ledger recording every exchange;
+  sentence windows, GB 45438 labels) and a SQLite ledger recording every exchange,
+  with the request record durable before the first byte (``stream_evidence:
+  first_byte``, the default) and before the finish chunk (``finish``), and with no
+  ledger;
 - litellm: LiteLLM's proxy (one worker, no guardrails), installed in the benchmark's
   own virtual environment (``bench/.venvs/litellm``, made on first use), or the
   ``litellm`` executable given with ``--litellm``.
 
-Columns: time to first token (the first byte of the model's own text, so hegui's label,
-sent before the model answers, does not count), p50 and p99 at concurrency 1, and what
+Columns: time to first token (the first byte of the model's own text, so hegui's label
+does not count), p50 and p99 at concurrency 1, and what
 the proxy adds to it; what the proxy adds per streamed chunk; streaming requests per
 second at concurrency 64; and, for hegui, how long a kill switch set in the control
-database takes to cut a stream in flight.
+database takes to cut a stream in flight. The latency of one 1 KB write and fsync on the
+ledger's disk is measured in the same run: with ``first_byte`` evidence it is a floor
+under the time to first token.
 
 Usage: python bench/gateway.py [--sequential 200] [--requests 640] [--concurrency 64]
        [--litellm PATH | --no-litellm] [--out bench/results/gateway.json]
@@ -146,15 +151,19 @@ def _wait(url: str, proc: subprocess.Popen[bytes] | None, seconds: float = 120) 
     raise SystemExit(f"{url} did not come up in {seconds:.0f} s")
 
 
-def _start_hegui(upstream: str, data_dir: Path | None) -> tuple[subprocess.Popen[bytes], str]:
+def _start_hegui(
+    upstream: str, data_dir: Path | None, evidence: str = "first_byte"
+) -> tuple[subprocess.Popen[bytes], str]:
     from hegui.audit import SigningKey, write_key
 
     port = _free_port()
     args = [sys.executable, "-m", "hegui", "serve", "--upstream", upstream, "--policy", "cn"]
     args += ["--port", str(port)]
-    if data_dir is not None:  # a ledger: each request durable before its answer is sent
+    if data_dir is not None:  # a ledger recording every exchange
         write_key(SigningKey.generate("ed25519"), data_dir / "keys")
-        args += ["--data-dir", str(data_dir)]
+        config = data_dir / "gateway.yaml"
+        config.write_text(f"stream_evidence: {evidence}\n", encoding="utf-8")
+        args += ["--data-dir", str(data_dir), "--config", str(config)]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     _wait(url + "/healthz", proc)
@@ -293,6 +302,21 @@ def _kill_latency(url: str, data_dir: Path) -> float:
     return asyncio.run(run())
 
 
+def _fsync_ms(folder: Path, n: int = 200) -> float:
+    """The median time of appending 1 KB to a file and fsyncing it, in ms."""
+    times = []
+    fd = os.open(folder / "fsync.bin", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        for _ in range(n):
+            start = time.perf_counter()
+            os.write(fd, b"x" * 1024)
+            os.fsync(fd)
+            times.append(time.perf_counter() - start)
+    finally:
+        os.close(fd)
+    return statistics.median(times) * 1e3
+
+
 def _table(rows: list[dict[str, Any]]) -> str:
     base = rows[0]
     head = (
@@ -332,7 +356,10 @@ def main() -> None:
             rows = [_measure("direct", upstream, args)]
             hegui, hegui_url = _start_hegui(upstream, Path(tmp) / "hegui")
             procs.append(hegui)
-            rows.append(_measure("hegui (full cn policy, ledger)", hegui_url, args))
+            rows.append(_measure("hegui (full cn policy, ledger, first_byte)", hegui_url, args))
+            overlap, overlap_url = _start_hegui(upstream, Path(tmp) / "overlap", "finish")
+            procs.append(overlap)
+            rows.append(_measure("hegui (full cn policy, ledger, finish)", overlap_url, args))
             bare, bare_url = _start_hegui(upstream, None)
             procs.append(bare)
             rows.append(_measure("hegui (full cn policy, no ledger)", bare_url, args))
@@ -342,6 +369,7 @@ def main() -> None:
                 procs.append(litellm)
                 rows.append(_measure("litellm proxy (1 worker, no guardrails)", litellm_url, args))
             kill_s = _kill_latency(hegui_url, Path(tmp) / "hegui")
+            fsync_ms = _fsync_ms(Path(tmp))
         finally:
             for proc in procs:
                 proc.terminate()
@@ -350,6 +378,7 @@ def main() -> None:
     table = _table(rows)
     print(table)
     print(f"kill switch set in the control database -> stream cut: {kill_s * 1e3:.0f} ms")
+    print(f"1 KB write + fsync on the ledger's disk: p50 {fsync_ms:.2f} ms")
     report = {
         "machine": {
             "python": sys.version.split()[0],
@@ -359,6 +388,7 @@ def main() -> None:
         "chunks_per_answer": CHUNKS,
         "rows": rows,
         "kill_switch_cut_ms": kill_s * 1e3,
+        "fsync_p50_ms": fsync_ms,
         "table": table,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
