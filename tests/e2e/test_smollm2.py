@@ -41,3 +41,32 @@ def test_unknown_local_model_and_missing_path() -> None:
         open_target("local:gpt9")
     with pytest.raises(ValueError, match="no model at"):
         open_target("hf:/nonexistent/model")
+
+
+def test_streamed_pieces_add_up_to_the_answer_and_stop_ends_it_early() -> None:
+    """The gateway's local upstream streams tokens as they come; a cut stops the model."""
+    import threading
+
+    from hegui.assess._local import LocalTarget
+
+    target = LocalTarget("local:smollm2", Limits(max_tokens=24))
+    question = [{"role": "user", "content": "请用中文介绍一下长城。"}]
+    whole = asyncio.run(target.generate(question))
+    pieces: list[str] = []
+    streamed = target.stream(question, pieces.append, threading.Event())
+    assert streamed.error is None and whole.error is None
+    assert len(pieces) > 5  # token by token, not one block
+    assert "".join(pieces) == streamed.text == whole.text  # greedy: the same answer
+    assert "\ufffd" not in "".join(pieces)  # no character split between pieces
+
+    stop = threading.Event()
+    early: list[str] = []
+
+    def cut_after_three(piece: str) -> None:
+        early.append(piece)
+        if len(early) == 3:
+            stop.set()
+
+    short = target.stream(question, cut_after_three, stop)
+    assert short.meta["tokens"] < whole.meta["tokens"]
+    assert whole.text.startswith("".join(early))

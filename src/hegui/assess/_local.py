@@ -17,7 +17,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -97,7 +97,18 @@ class LocalTarget:
             )
         self._model.eval()
 
-    def _generate(self, messages: Messages, max_tokens: int | None = None) -> Reply:
+    def _generate(
+        self,
+        messages: Messages,
+        max_tokens: int | None = None,
+        on_text: Callable[[str], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> Reply:
+        """One greedy answer.
+
+        ``on_text`` gets its text piece by piece as it is generated, and generation ends
+        early once ``stop`` is set.
+        """
         import torch
 
         with self._lock:
@@ -114,6 +125,10 @@ class LocalTarget:
                 from hegui.trace import logits_processor
 
                 extra["logits_processor"] = LogitsProcessorList([logits_processor(self.watermark)])
+            if on_text is not None:
+                extra["streamer"] = _TextPieces(self._tok, on_text)
+            if stop is not None:
+                extra["stopping_criteria"] = _stop_when(stop)
             with torch.inference_mode():
                 out = self._model.generate(
                     **inputs,
@@ -140,6 +155,73 @@ class LocalTarget:
         except RuntimeError as exc:
             return Reply("", error=str(exc))
 
+    def stream(
+        self,
+        messages: Messages,
+        on_text: Callable[[str], None],
+        stop: threading.Event,
+        *,
+        max_tokens: int | None = None,
+    ) -> Reply:
+        """Generate in the calling thread, handing each new piece of text to ``on_text``.
+
+        Blocking: run it in a worker thread. Setting ``stop`` ends the answer at the next
+        token. A failure to load or run the model is the reply's ``error``.
+        """
+        try:
+            return self._generate(messages, max_tokens, on_text, stop)
+        except RuntimeError as exc:
+            return Reply("", error=str(exc))
+
     async def aclose(self) -> None:
         """Drop the model."""
         self._model = None
+
+
+class _TextPieces:
+    """A transformers streamer that turns new token ids into pieces of text.
+
+    The whole answer so far is decoded each time and only what it adds is handed on; a
+    piece ending in an incomplete character (a byte-level token splits many Chinese
+    characters) waits for the token that completes it. The prompt, which generate()
+    hands over first, is skipped.
+    """
+
+    def __init__(self, tokenizer: Any, on_text: Callable[[str], None]) -> None:
+        self._tok = tokenizer
+        self._on_text = on_text
+        self._ids: list[int] = []
+        self._sent = 0
+        self._prompt_seen = False
+
+    def put(self, value: Any) -> None:
+        """Called by generate() with the prompt, then with each new token."""
+        if not self._prompt_seen:
+            self._prompt_seen = True
+            return
+        self._ids.extend(int(i) for i in value.reshape(-1).tolist())
+        self._emit(final=False)
+
+    def end(self) -> None:
+        """Called by generate() once the answer is complete."""
+        self._emit(final=True)
+
+    def _emit(self, *, final: bool) -> None:
+        text = self._tok.decode(self._ids, skip_special_tokens=True)
+        if not final and text.endswith("\ufffd"):
+            return
+        if len(text) > self._sent:
+            piece, self._sent = text[self._sent :], len(text)
+            self._on_text(piece)
+
+
+def _stop_when(stop: threading.Event) -> Any:
+    """Stopping criteria that end generation once ``stop`` is set."""
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class _Stop(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            return torch.full((input_ids.shape[0],), stop.is_set(), dtype=torch.bool)
+
+    return StoppingCriteriaList([_Stop()])

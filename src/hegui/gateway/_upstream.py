@@ -6,16 +6,23 @@ The server is reached over one long-lived aiohttp session. Failures become
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 
 from hegui.gateway._errors import GatewayError, upstream_failed
+
+if TYPE_CHECKING:
+    from hegui.assess._local import LocalTarget
+    from hegui.assess._targets import Reply
 
 JSON = dict[str, Any]
 
@@ -230,17 +237,63 @@ class HttpUpstream:
         await self.session.close()
 
 
-class _TextStream:
-    def __init__(self, text: str, piece: int = 16) -> None:
-        self._text, self._piece = text, piece
+def _local_request(body: JSON) -> tuple[list[dict[str, str]], int | None]:
+    """The chat messages (a text completion's prompt as one user turn) and token limit."""
+    if "prompt" in body:  # a text completion: the chat model answers the prompt
+        prompt = body["prompt"]
+        text = prompt if isinstance(prompt, str) else "\n".join(map(str, prompt))
+        messages = [{"role": "user", "content": text}]
+    else:
+        messages = [
+            {"role": str(m.get("role", "user")), "content": str(m.get("content") or "")}
+            for m in body.get("messages", [])
+        ]
+    asked = body.get("max_completion_tokens") or body.get("max_tokens")
+    return messages, asked if isinstance(asked, int) and asked > 0 else None
+
+
+class _LocalStream:
+    """The local model's answer, piece by piece as its worker thread generates it.
+
+    ``aclose`` (the client left, the output guard blocked, the kill switch) stops the
+    generation at the next token, so a cut answer costs no more model time.
+    """
+
+    def __init__(self, target: LocalTarget, messages: list[dict[str, str]], limit: int | None):
+        self._target = target
+        self._messages = messages
+        self._limit = limit
+        self._stop = threading.Event()
+        self._worker: asyncio.Future[Reply] | None = None
 
     async def deltas(self) -> AsyncIterator[Delta]:
-        for i in range(0, len(self._text), self._piece):
-            yield Delta(self._text[i : i + self._piece])
+        loop = asyncio.get_running_loop()
+        pieces: asyncio.Queue[str | None] = asyncio.Queue()
+
+        def on_text(piece: str) -> None:
+            loop.call_soon_threadsafe(pieces.put_nowait, piece)
+
+        def run() -> Reply:
+            try:
+                return self._target.stream(
+                    self._messages, on_text, self._stop, max_tokens=self._limit
+                )
+            finally:
+                loop.call_soon_threadsafe(pieces.put_nowait, None)
+
+        self._worker = asyncio.ensure_future(asyncio.to_thread(run))
+        while (piece := await pieces.get()) is not None:
+            yield Delta(piece)
+        reply = await self._worker
+        if reply.error is not None:
+            raise upstream_failed(502, "the local model failed to answer", "bad_gateway")
         yield Delta(finish_reason="stop")
 
     async def aclose(self) -> None:
-        return None
+        self._stop.set()
+        if self._worker is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._worker)  # ends at the next token
 
 
 class LocalUpstream:
@@ -259,17 +312,7 @@ class LocalUpstream:
         self.target = LocalTarget(spec, Limits(timeout_s=timeout), watermark=key)
 
     async def _text(self, body: JSON) -> str:
-        if "prompt" in body:  # a text completion: the chat model answers the prompt
-            prompt = body["prompt"]
-            text = prompt if isinstance(prompt, str) else "\n".join(map(str, prompt))
-            messages = [{"role": "user", "content": text}]
-        else:
-            messages = [
-                {"role": str(m.get("role", "user")), "content": str(m.get("content") or "")}
-                for m in body.get("messages", [])
-            ]
-        asked = body.get("max_completion_tokens") or body.get("max_tokens")
-        limit = asked if isinstance(asked, int) and asked > 0 else None
+        messages, limit = _local_request(body)
         reply = await self.target.generate(messages, max_tokens=limit)
         if reply.error is not None:
             raise upstream_failed(502, "the local model failed to answer", "bad_gateway")
@@ -301,8 +344,9 @@ class LocalUpstream:
         }
 
     async def open_stream(self, body: JSON, *, legacy: bool = False) -> UpstreamStream:
-        """Generate the whole answer, then stream it in small pieces."""
-        return _TextStream(await self._text(body))
+        """Stream the answer as the model generates it, token by token."""
+        messages, limit = _local_request(body)
+        return _LocalStream(self.target, messages, limit)
 
     async def models(self) -> JSON:
         """The one local model."""
