@@ -78,6 +78,26 @@ def test_matcher_equals_oracle(text: str, word: list[bool], max_gap: int) -> Non
     assert set(hits) == oracle(text, PATTERNS, word, max_gap)
 
 
+# Substring terms of four or more characters pass a filter of their first four. Texts
+# are made of pieces of the terms, so whole matches, near misses and separators or
+# breaks inside a term are all common.
+LONG_PATTERNS = ["abca", "bcab", "abcabc", "ab", "aab", "炸弹弹药", "弹药炸弹炸", "zabc", "a"]
+PIECES = ["abc", "bca", "ab", "ca", "b", "c", "z", "za", "炸弹", "弹药", "炸", " ", ".", "\n"]
+PIECES += ["\u200b", "Ａ", "xyz"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    text=st.lists(st.sampled_from(PIECES), min_size=4, max_size=40).map("".join),
+    word=st.lists(st.booleans(), min_size=len(LONG_PATTERNS), max_size=len(LONG_PATTERNS)),
+    max_gap=st.integers(0, 2),
+)
+def test_matcher_equals_oracle_for_long_terms(text: str, word: list[bool], max_gap: int) -> None:
+    folded = [fold_term(TABLE, p) for p in LONG_PATTERNS]
+    hits, _ = Matcher(TABLE, folded, bytes(word), max_gap).scan(text)
+    assert set(hits) == oracle(text, folded, word, max_gap)
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     text=st.text(alphabet=ALPHABET, max_size=50),

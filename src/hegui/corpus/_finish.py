@@ -57,8 +57,8 @@ def load_docs(run_dir: Path, plan: Plan, manifest: Manifest, params: DedupParams
     tables, sigs, source, shard = [], [], [], []
     for number, sh in enumerate(plan.shards):
         paths = shard_paths(run_dir, sh)
-        table = pq.read_table(
-            paths["attributes"], columns=["seq", "file", "line", "id", "status", "hash"]
+        table = pq.ParquetFile(paths["attributes"]).read(
+            columns=["seq", "file", "line", "id", "status", "hash"], use_threads=False
         )
         tables.append(table)
         sigs.append(np.load(paths["minhash"]))

@@ -1,23 +1,25 @@
 """Near-duplicate detection: MinHash signatures (rensa) and LSH banding.
 
 A document's shingles are its overlapping ``ngram``-character windows (characters,
-not words, so Chinese and English are treated alike). Their 64-bit hashes are
-computed for a whole batch at once with numpy and handed to rensa, which builds the
-MinHash signatures in Rust. Banding, candidate verification and clustering run over
-the signatures of the whole corpus once every shard is done.
+not words, so Chinese and English are treated alike). Their hashes are computed for
+a whole batch at once in C (``hegui.detect._fastscan``) and handed to rensa, which
+builds the MinHash signatures in Rust. Banding, candidate verification and clustering
+run over the signatures of the whole corpus once every shard is done.
 """
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from hegui.detect._fastscan import shingle_hashes as _shingles
+
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
-_PRIME = np.uint32(0x01000193)  # FNV-1 32-bit prime: odd, spreads code points
 _KEY_PRIME = np.uint64(0x100000001B3)  # FNV-1 64-bit prime, for band keys
 
 
@@ -52,29 +54,13 @@ def shingle_hashes(texts: list[str], ngram: int) -> tuple[U64, U64]:
     """Hashes of every ``ngram``-character window, flat, with row offsets.
 
     Row ``i`` is ``flat[offsets[i]:offsets[i + 1]]``; a text shorter than ``ngram``
-    characters has no shingles. The hash is a 32-bit polynomial over code points (half
-    the memory traffic of 64 bits; 224 collisions among 1.5 million distinct shingles
-    measured, which moves no similarity estimate); rensa hashes it again for each
+    characters has no shingles. The hash is a 32-bit polynomial over code points (FNV-1
+    prime; 224 collisions among 1.5 million distinct shingles measured, which moves no
+    similarity estimate), rolled over each text in C; rensa hashes it again for each
     permutation, so it needs no mixing here.
     """
-    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
-    joined = "\0".join(texts).encode("utf-32-le", "surrogatepass")
-    points = np.frombuffer(joined, dtype=np.uint32)
-    windows = max(len(points) - ngram + 1, 0)
-    hashes = points[:windows] * _PRIME
-    for k in range(1, ngram):
-        hashes += points[k : windows + k]
-        if k < ngram - 1:
-            hashes *= _PRIME
-    valid = np.ones(windows, dtype=bool)
-    ends = np.cumsum(lengths + 1) - 1  # where each text's separator stands
-    for back in range(ngram):  # a window that holds a separator spans two texts
-        at = ends - back
-        valid[at[(at >= 0) & (at < windows)]] = False
-    counts = np.maximum(lengths - ngram + 1, 0)
-    offsets = np.zeros(len(texts) + 1, dtype=np.uint64)
-    np.cumsum(counts, out=offsets[1:])
-    return hashes[valid].astype(np.uint64), offsets
+    flat, offsets = _shingles(texts, ngram)
+    return np.frombuffer(flat, dtype=np.uint64), np.frombuffer(offsets, dtype=np.uint64)
 
 
 def signatures(texts: list[str], params: DedupParams) -> tuple[U32, npt.NDArray[np.bool_]]:
@@ -92,7 +78,10 @@ def signatures(texts: list[str], params: DedupParams) -> tuple[U32, npt.NDArray[
     matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
         flat, offsets, params.num_perm, params.seed
     )
-    sig = np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(len(texts), params.num_perm)
+    values = array("I")  # rensa hands rows back as lists; array.extend is the fast copy
+    for row in matrix.to_rows():
+        values.extend(row)
+    sig = np.frombuffer(values, dtype=np.uint32).reshape(len(texts), params.num_perm)
     return sig, has
 
 

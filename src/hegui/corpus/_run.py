@@ -30,7 +30,7 @@ from hegui.corpus._plan import Plan, plan_corpus
 from hegui.corpus._report import write_report
 from hegui.corpus._review import export_review, import_review, review_sample
 from hegui.corpus._spec import SPEC, RunDirError, build_spec, prepare_run_dir
-from hegui.corpus._worker import Job, scanner_for
+from hegui.corpus._worker import Job, no_gc, scanner_for
 from hegui.policy import Policy, load_policy
 
 Progress = Callable[[str, int, int], None]
@@ -66,6 +66,9 @@ class RunResult:
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
     """Seconds spent planning (hashing inputs), on shards, and on the whole-corpus phase."""
+    workers: dict[int, float] = field(default_factory=dict)
+    """CPU seconds each process that ran shards had used when it finished its last one
+    (by process ID; this process's own when shards ran in-process)."""
 
     @property
     def verdict(self) -> str:
@@ -178,15 +181,23 @@ def scan_corpus(
     setup = _setup(manifest_path, out_dir, options)
     resumed = prepare_run_dir(out_dir, setup.spec, fresh=options.fresh)
     executor = executor or LocalExecutor()
+    prepare = getattr(executor, "prepare", None)
+    if callable(prepare):
+        prepare()
     plan = _plan(setup, manifest_path, out_dir, progress)
     clock.append(time.perf_counter())
     _remove_stale(out_dir, plan)
     done = _done(out_dir, plan)
     todo = [s for s in plan.shards if s.key not in done]
     total, scanned = sum(s.bytes for s in todo), [0]
+    workers: dict[int, float] = {}
 
     def on_done(stats: dict[str, Any]) -> None:
         scanned[0] += int(stats["shard"]["bytes"])
+        worker = stats.get("worker")
+        if worker:
+            pid = int(worker["pid"])
+            workers[pid] = max(workers.get(pid, 0.0), round(float(worker["cpu_s"]), 3))
         if progress:
             progress("scan", scanned[0], total)
 
@@ -207,15 +218,25 @@ def scan_corpus(
             "shards_run": len(todo),
             "shards_total": len(plan.shards),
             "resumed": resumed,
+            "worker_cpu_s": sorted(workers.values()),
         },
     )
-    return RunResult(out_dir, summary, resumed, len(todo), len(plan.shards), seconds, phases)
+    return RunResult(
+        out_dir, summary, resumed, len(todo), len(plan.shards), seconds, phases, workers
+    )
 
 
 def finish(
     out_dir: Path, manifest: Manifest, plan: Plan, policy: Policy, spec: dict[str, Any]
 ) -> dict[str, Any]:
     """The whole-corpus phase: duplicates, gates, review sheet, summary, report, card."""
+    with no_gc():
+        return _finish(out_dir, manifest, plan, policy, spec)
+
+
+def _finish(
+    out_dir: Path, manifest: Manifest, plan: Plan, policy: Policy, spec: dict[str, Any]
+) -> dict[str, Any]:
     docs = load_docs(out_dir, plan, manifest, DedupParams(**spec["dedup"]))
     size = spec["samples"]["manual"]
     _, digest = review_sample(docs, size, spec["seed"])

@@ -12,10 +12,10 @@
  *   otherwise  bits 0..20 hold the folded code point, bit 31 says "word character"
  *              (a letter or digit of a space-delimited script, for word boundaries).
  *
- * Matching: folded characters are collected in blocks; at each position a bigram
- * filter (two bitsets, one for substring terms and one for whole-word terms, the
- * latter consulted only where a word starts) decides whether to walk the trie from
- * that position. Few positions pass, so the cost per character is a table lookup and
+ * Matching: folded characters are collected in blocks; at each position a filter
+ * (bitsets of the first two or four characters of substring terms, and of the leading
+ * grams of whole-word terms, consulted only where a word starts) decides whether to
+ * walk the trie from that position. Few positions pass, so the cost per character is a table lookup and
  * a bit test; every occurrence of every term is still found, overlapping ones too.
  *
  * Streaming: scan(text, start, final=False) reports only matches whose outcome can no
@@ -72,7 +72,8 @@ typedef struct {
     int32_t *pat_len;
     int32_t *pat_next;     /* next pattern ending at the same node, -1 none */
     uint8_t *pat_word;
-    uint64_t *bits_sub;    /* bigrams that start a substring term */
+    uint64_t *bits_sub;    /* bigrams that start a substring term of 2 or 3 characters */
+    uint64_t *bits_sub4;   /* first four characters of longer substring terms */
     uint64_t *bits_word;   /* leading grams of whole-word terms */
     uint64_t *short_word;  /* first two characters of whole-word terms shorter than WORD_GRAM */
     /* Whole-word terms of two or more characters are verified by comparing characters
@@ -99,6 +100,11 @@ static inline uint32_t fold_cp(const uint32_t *fold, uint32_t c) {
 static inline uint32_t bigram(uint32_t a, uint32_t b) {
     uint32_t h = a * 0x9E3779B1u ^ (b + 0x7F4A7C15u) * 0x85EBCA77u;
     return h ^ (h >> 15);
+}
+
+/* A 32-bit hash of four folded characters. */
+static inline uint32_t quadgram(uint32_t a, uint32_t b, uint32_t c, uint32_t d) {
+    return bigram(bigram(a, b), bigram(c, d));
 }
 
 /* Filters are blocked Bloom filters of 2^BIGRAM_BITS bits: a key sets two bits of one
@@ -331,12 +337,14 @@ static int candidates(Matcher *m, PyObject *patterns) {
 static int filters(Matcher *m, PyObject *patterns, const uint8_t *veto) {
     size_t words = ((size_t)1 << BIGRAM_BITS) / 64;
     m->bits_sub = calloc(words, sizeof(uint64_t));
+    m->bits_sub4 = calloc(words, sizeof(uint64_t));
     m->bits_word = calloc(words, sizeof(uint64_t));
     m->single = calloc(FOLD_LIMIT / 64, sizeof(uint64_t));
     m->short_word = calloc(((size_t)1 << SHORT_BITS) / 64, sizeof(uint64_t));
     m->veto_prefix = calloc((size_t)m->n_nodes, 1);
     uint8_t *firsts = calloc(0x110000, 1);  /* folded first characters: 1 single, 2 word, 4 sub */
-    if (!m->bits_sub || !m->bits_word || !m->single || !m->veto_prefix || !firsts || !m->short_word) {
+    if (!m->bits_sub || !m->bits_sub4 || !m->bits_word || !m->single || !m->veto_prefix || !firsts ||
+        !m->short_word) {
         free(firsts);
         PyErr_NoMemory();
         return -1;
@@ -355,8 +363,11 @@ static int filters(Matcher *m, PyObject *patterns, const uint8_t *veto) {
             bloom_add(m->bits_word, gram_key(h, len));
             if (len < WORD_GRAM)
                 set_bit(m->short_word, bigram(c0, PyUnicode_READ(kind, data, 1)) >> (32 - SHORT_BITS));
-        } else {
+        } else if (PyUnicode_GET_LENGTH(s) < 4) {
             bloom_add(m->bits_sub, bigram(c0, PyUnicode_READ(kind, data, 1)));
+        } else {
+            bloom_add(m->bits_sub4, quadgram(c0, PyUnicode_READ(kind, data, 1), PyUnicode_READ(kind, data, 2),
+                                             PyUnicode_READ(kind, data, 3)));
         }
         if (c0 < 0x110000)
             firsts[c0] |= PyUnicode_GET_LENGTH(s) == 1 ? 1 : m->pat_word[p] ? 2 : 4;
@@ -410,7 +421,7 @@ done:
 static void Matcher_dealloc(Matcher *m) {
     free(m->fold); free(m->root_next); free(m->nodes); free(m->edges); free(m->out_head);
     free(m->veto_prefix); free(m->pat_len); free(m->pat_next); free(m->pat_word);
-    free(m->bits_sub); free(m->bits_word); free(m->single); free(m->short_word);
+    free(m->bits_sub); free(m->bits_sub4); free(m->bits_word); free(m->single); free(m->short_word);
     free(m->pat_chars); free(m->pat_off); free(m->cand_slots); free(m->cands);
     Py_TYPE(m)->tp_free((PyObject *)m);
 }
@@ -594,7 +605,7 @@ static int walk(Scan *s, Py_ssize_t j, int words) {
 /* Try every start position in fc[0 .. upto). */
 static int process(Scan *s, Py_ssize_t upto) {
     const Matcher *m = s->m;
-    const uint64_t *bs = m->bits_sub, *bw = m->bits_word, *single = m->single;
+    const uint64_t *bs = m->bits_sub, *bs4 = m->bits_sub4, *bw = m->bits_word, *single = m->single;
     for (Py_ssize_t j = 0; j < upto; j++) {
         uint8_t f = s->fl[j];
         if (!(f & FL_ANY)) continue;  /* no term begins with this character */
@@ -609,7 +620,13 @@ static int process(Scan *s, Py_ssize_t upto) {
             continue;
         }
         int walked = 0;
-        if ((f & FL_SUB) && !(s->fl[j + 1] & FL_BREAK) && bloom_has(bs, bigram(c, s->fc[j + 1]))) {
+        /* a substring term of 2-3 characters begins with a bigram in `bs`, a longer one
+           with four characters (no break between them) in `bs4`; in Latin text most
+           letters begin some term, so bigrams alone would send a walk every few letters */
+        if ((f & FL_SUB) && !(s->fl[j + 1] & FL_BREAK) &&
+            (bloom_has(bs, bigram(c, s->fc[j + 1])) ||
+             (!(s->fl[j + 2] & FL_BREAK) && !(s->fl[j + 3] & FL_BREAK) &&
+              bloom_has(bs4, quadgram(c, s->fc[j + 1], s->fc[j + 2], s->fc[j + 3]))))) {
             if (walk(s, j, 0) < 0) return -1;
             walked = 1;
         }
@@ -757,8 +774,110 @@ static PyTypeObject MatcherType = {
     .tp_methods = Matcher_methods,
 };
 
+/* ------------------------------------------------------------------ text primitives */
+
+/* first_of(text, chars, start=0) -> index of the first character of `text` at or after
+   `start` that is one of the ASCII `chars`, or -1. A prefilter: detectors whose every
+   match needs one of a few ASCII characters skip texts that hold none of them. */
+static PyObject *first_of(PyObject *Py_UNUSED(mod), PyObject *args) {
+    PyObject *text, *chars;
+    Py_ssize_t start = 0;
+    if (!PyArg_ParseTuple(args, "UU|n", &text, &chars, &start)) return NULL;
+    uint64_t set[2] = {0, 0};
+    Py_ssize_t nc = PyUnicode_GET_LENGTH(chars);
+    int ckind = PyUnicode_KIND(chars);
+    const void *cdata = PyUnicode_DATA(chars);
+    for (Py_ssize_t i = 0; i < nc; i++) {
+        Py_UCS4 c = PyUnicode_READ(ckind, cdata, i);
+        if (c >= 128) { PyErr_SetString(PyExc_ValueError, "chars must be ASCII"); return NULL; }
+        set[c >> 6] |= (uint64_t)1 << (c & 63);
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    if (start < 0) start = 0;
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t found = -1;
+    switch (PyUnicode_KIND(text)) {
+#define FIRST_OF(T)                                                            \
+    {                                                                          \
+        const T *d = (const T *)data;                                          \
+        for (Py_ssize_t i = start; i < n; i++) {                               \
+            uint32_t c = d[i];                                                 \
+            if (c < 128 && ((set[c >> 6] >> (c & 63)) & 1u)) { found = i; break; } \
+        }                                                                      \
+    }
+    case PyUnicode_1BYTE_KIND: FIRST_OF(Py_UCS1) break;
+    case PyUnicode_2BYTE_KIND: FIRST_OF(Py_UCS2) break;
+    default: FIRST_OF(Py_UCS4) break;
+#undef FIRST_OF
+    }
+    return PyLong_FromSsize_t(found);
+}
+
+/* shingle_hashes(texts, ngram) -> (hashes, offsets): for every text, a 32-bit
+   polynomial hash (FNV-1 prime, wrapping) of each window of `ngram` code points,
+   widened to uint64 and laid out one text after another; offsets (uint64, one more
+   than there are texts) say where each text's hashes begin. A text shorter than
+   `ngram` has none. The MinHash signatures of hegui.corpus are built on these. */
+static PyObject *shingle_hashes(PyObject *Py_UNUSED(mod), PyObject *args) {
+    PyObject *texts;
+    int ngram;
+    if (!PyArg_ParseTuple(args, "O!i", &PyList_Type, &texts, &ngram)) return NULL;
+    if (ngram < 1) { PyErr_SetString(PyExc_ValueError, "ngram must be at least 1"); return NULL; }
+    Py_ssize_t count = PyList_GET_SIZE(texts), total = 0;
+    for (Py_ssize_t t = 0; t < count; t++) {
+        PyObject *text = PyList_GET_ITEM(texts, t);
+        if (!PyUnicode_Check(text)) { PyErr_SetString(PyExc_TypeError, "texts must be str"); return NULL; }
+        Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+        if (len >= ngram) total += len - ngram + 1;
+    }
+    PyObject *hashes = PyBytes_FromStringAndSize(NULL, total * (Py_ssize_t)sizeof(uint64_t));
+    PyObject *offsets = PyBytes_FromStringAndSize(NULL, (count + 1) * (Py_ssize_t)sizeof(uint64_t));
+    if (!hashes || !offsets) { Py_XDECREF(hashes); Py_XDECREF(offsets); return NULL; }
+    uint64_t *out = (uint64_t *)PyBytes_AS_STRING(hashes);
+    uint64_t *off = (uint64_t *)PyBytes_AS_STRING(offsets);
+    const uint32_t prime = 0x01000193u;
+    uint32_t top = 1; /* prime ** (ngram - 1): the weight of a window's oldest code point */
+    for (int k = 1; k < ngram; k++) top *= prime;
+    Py_ssize_t at = 0;
+    for (Py_ssize_t t = 0; t < count; t++) {
+        PyObject *text = PyList_GET_ITEM(texts, t);
+        off[t] = (uint64_t)at;
+        Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+        if (len < ngram) continue;
+        const void *data = PyUnicode_DATA(text);
+        /* rolling: drop the oldest code point's term, shift, add the newest */
+        switch (PyUnicode_KIND(text)) {
+#define ROLL(T)                                                                \
+    {                                                                          \
+        const T *d = (const T *)data;                                          \
+        uint32_t h = 0;                                                        \
+        for (int k = 0; k < ngram; k++) h = h * prime + d[k];                  \
+        out[at++] = h;                                                         \
+        for (Py_ssize_t i = ngram; i < len; i++) {                             \
+            h = (h - d[i - ngram] * top) * prime + d[i];                       \
+            out[at++] = h;                                                     \
+        }                                                                      \
+    }
+        case PyUnicode_1BYTE_KIND: ROLL(Py_UCS1) break;
+        case PyUnicode_2BYTE_KIND: ROLL(Py_UCS2) break;
+        default: ROLL(Py_UCS4) break;
+#undef ROLL
+        }
+    }
+    off[count] = (uint64_t)at;
+    return Py_BuildValue("(NN)", hashes, offsets);
+}
+
+static PyMethodDef module_methods[] = {
+    {"first_of", first_of, METH_VARARGS,
+     "first_of(text, chars, start=0) -> index of the first of the ASCII chars, or -1"},
+    {"shingle_hashes", shingle_hashes, METH_VARARGS,
+     "shingle_hashes(texts, ngram) -> (uint64 hashes as bytes, uint64 offsets as bytes)"},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef moduledef = {
-    PyModuleDef_HEAD_INIT, "_fastscan", "Fused fold and multi-pattern scan.", -1, NULL, NULL, NULL, NULL, NULL,
+    PyModuleDef_HEAD_INIT, "_fastscan", "Fused fold and multi-pattern scan.", -1, module_methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__fastscan(void) {

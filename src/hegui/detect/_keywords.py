@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from array import array
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from hegui.detect import _variants
 from hegui.detect._fastscan import Matcher
 from hegui.detect._lexicon import Lexicon, LexiconEntry, LexiconError, load_lexicon
 from hegui.detect._normalize import FoldOptions, fold_term, is_word_term
 from hegui.detect._registry import detector
-from hegui.detect._tables import cached_fold_table
+from hegui.detect._tables import cache_dir, cached_fold_table
 from hegui.detect._types import Finding
 from hegui.detect._variants import homophone_variants, pinyin_variants
 from hegui.policy._actions import Action, Severity
@@ -57,6 +62,54 @@ class _PatternSet:
             self.info[pid] = _Pattern((*old.entries, entry), old.variant, old.allow)
 
 
+_VARIANTS_SOURCE = Path(_variants.__file__).read_bytes()
+
+
+def _compute_spellings(wanted: list[tuple[str, str]]) -> dict[str, list[str]]:
+    out = {}
+    for kind, keyword in wanted:
+        spell = pinyin_variants if kind == "pinyin" else homophone_variants
+        out[f"{kind}:{keyword}"] = spell(keyword)
+    return out
+
+
+def variant_spellings(entries: Sequence[LexiconEntry]) -> dict[str, list[str]]:
+    """``"<kind>:<keyword>"`` -> the pinyin or homophone spellings the entries ask for.
+
+    Computing them imports pypinyin and walks its dictionaries (about 0.3 s, paid by
+    every process that builds a scanner: each corpus worker, each gateway start), so
+    the result is kept in the cache directory under a hash of what decides it: the
+    keywords, the code that spells them and pypinyin's version.
+    """
+    wanted = sorted({(kind, e.keyword) for e in entries for kind in e.variants})
+    if not wanted:
+        return {}
+    folder = cache_dir()
+    if folder is None:
+        return _compute_spellings(wanted)
+    try:
+        pinyin_version = version("pypinyin")
+    except PackageNotFoundError:  # pragma: no cover - pypinyin is a dependency
+        pinyin_version = "?"
+    digest = hashlib.sha256(json.dumps([wanted, pinyin_version]).encode())
+    digest.update(_VARIANTS_SOURCE)
+    path = folder / f"variants-{digest.hexdigest()[:24]}.json"
+    try:
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        return {f"{k}:{w}": [str(x) for x in cached[f"{k}:{w}"]] for k, w in wanted}
+    except (OSError, ValueError, TypeError, KeyError):
+        pass  # absent or damaged: spell again and rewrite it
+    found = _compute_spellings(wanted)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(found, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only home only costs the spelling next time
+    return found
+
+
 class CompiledLexicon:
     """A lexicon compiled for one set of folding options."""
 
@@ -64,6 +117,7 @@ class CompiledLexicon:
         self.lexicon = lexicon
         self.table: array[int] = cached_fold_table(options)
         patterns = _PatternSet()
+        spellings = variant_spellings(lexicon.entries)
         for i, entry in enumerate(lexicon.entries):
             folded = fold_term(self.table, entry.keyword)
             if not folded:
@@ -72,8 +126,7 @@ class CompiledLexicon:
                 )
             patterns.add(folded, self._word(entry, folded), i, "")
             for kind in entry.variants:
-                spellings = pinyin_variants if kind == "pinyin" else homophone_variants
-                for spelling in spellings(entry.keyword):
+                for spelling in spellings[f"{kind}:{entry.keyword}"]:
                     fv = fold_term(self.table, spelling)
                     if fv and fv != folded:
                         patterns.add(fv, is_word_term(self.table, fv), i, kind)

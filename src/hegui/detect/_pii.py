@@ -104,12 +104,12 @@ Characters are matched as ASCII only: full-width digits and letters (``１３８
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_right
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Final
 
+from hegui.detect._fastscan import first_of
 from hegui.detect._pii_base import PiiMatch, Recognizer, _Seeds
 from hegui.detect._pii_rules import LEFT_CONTEXT, PASSPORT_WINDOW, RECOGNIZERS
 
@@ -169,12 +169,13 @@ def _select_tuple(kinds: tuple[str, ...]) -> tuple[Recognizer, ...]:
 
 
 # Every seed needs a digit, "@" or ":" (digit runs, e-mail "@", IPv6 colons, IPv4
-# ".digit"), so a text without them from ``pos`` on has no candidate at all.
-_TRIGGER: Final = re.compile(r"[0-9@:]")
+# ".digit"), so a text without them from ``pos`` on has no candidate at all; the C
+# scan for them runs at memory speed, where a regex class costs ~2.5 ns a character.
+_TRIGGER: Final = "0123456789@:"
 
 
 def _candidates(text: str, recs: tuple[Recognizer, ...], pos: int) -> list[PiiMatch]:
-    if _TRIGGER.search(text, pos) is None:
+    if first_of(text, _TRIGGER, pos) < 0:
         return []
     seeds = _Seeds(text, pos)
     out: list[PiiMatch] = []

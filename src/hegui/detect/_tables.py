@@ -16,7 +16,8 @@ from hegui.detect._normalize import FOLD_LIMIT, FoldOptions, fold_table
 _SOURCE = Path(_normalize.__file__).read_bytes()
 
 
-def _cache_dir() -> Path | None:
+def cache_dir() -> Path | None:
+    """Where derived tables are kept (``None`` with ``HEGUI_NO_CACHE`` set)."""
     if os.environ.get("HEGUI_NO_CACHE"):
         return None
     from platformdirs import user_cache_dir
@@ -38,7 +39,7 @@ def _key(opts: FoldOptions) -> str:
 @lru_cache(maxsize=8)
 def cached_fold_table(opts: FoldOptions = FoldOptions()) -> array[int]:  # noqa: B008 - frozen value
     """The fold table for ``opts``, from the cache directory when it was built before."""
-    folder = _cache_dir()
+    folder = cache_dir()
     path = folder / f"fold-{_key(opts)}.bin" if folder else None
     if path is not None and path.is_file():
         data = path.read_bytes()
