@@ -12,7 +12,10 @@ through the same features, fitted on COLD train.csv with C=8, threshold 0.5):
   language, veiled stereotypes), accuracy and macro-F1, never trained on;
 - accuracy on the model's own held-out test split (shipped model only);
 - JADE v3 held-out: share of violating answers flagged, of safe answers not flagged;
-- XSTest held-out ``safe`` prompts: false-positive rate (and ``unsafe`` recall, info);
+- XSTest held-out ``safe`` prompts: false-positive rate (and ``unsafe`` recall, info).
+  Held out = the fixed seeded 50% of XSTest prompts that training never reads
+  (``xstest_heldout``, seed 45654); the other half is trained on as hard negatives
+  and contrasts, so this figure is on prompts the model has not seen;
 - latency per message of ``detector.scan`` on one core, p50 / p99, for COLD dev texts
   (short) and JADE v3 answers (long, several windows): one timed pass ("wall"), the
   best of three passes per message ("best of 3", which removes most of the noise of
@@ -22,15 +25,22 @@ through the same features, fitted on COLD train.csv with C=8, threshold 0.5):
 The COLD paper's RoBERTa detector (COLDetector, about 0.81 accuracy) is quoted as
 published; it was measured on COLD's own test set, which is not in ../shared/data.
 
+With ``--compare DIR`` another model folder (say, the one being replaced) gets a
+column too; with ``--card`` the evaluation table of the model card beside ``--model``
+(between its ``bench:begin`` and ``bench:end`` markers) is rewritten from this run.
+
 Usage: python bench/classifier.py [--data ../shared/data] [--model DIR] [--out FILE]
+       [--compare DIR] [--card]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
+import re
 import statistics
 import sys
 import time
@@ -166,6 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--model", type=Path, default=SHIPPED_MODEL)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "classifier.json")
+    ap.add_argument("--compare", type=Path, help="another model folder to measure beside it")
+    ap.add_argument("--card", action="store_true", help="rewrite the model card's table")
     args = ap.parse_args(argv)
     if not args.data.is_dir():
         print(f"no data at {args.data}; see ../shared/data/README.md", file=sys.stderr)
@@ -177,10 +189,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     peer = _peer(corpus.train, peer_dir)
     held = dict(corpus.heldout)
     held["hard_zh"], kinds = hard_zh()
-    rows: dict[str, dict[str, object]] = {
-        "hegui classifier": _measure(shipped, args.model, held),
-        "peer: COLD-only char LR": _measure(peer, peer_dir, held),
-    }
+    rows: dict[str, dict[str, object]] = {"hegui classifier": _measure(shipped, args.model, held)}
+    if args.compare is not None:
+        rows["compared model"] = _measure(ClassifierModel.load(args.compare), args.compare, held)
+    rows["peer: COLD-only char LR"] = _measure(peer, peer_dir, held)
     _print(rows)
     print("published reference (another test set):", json.dumps(PUBLISHED))
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -196,7 +208,81 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     print(f"wrote {args.out}")
+    if args.card:
+        card = args.model / "MODEL_CARD.md"
+        write_card_table(card, rows, {k: len(v) for k, v in held.items()})
+        print(f"rewrote the evaluation table of {card}")
     return 0
+
+
+_CARD_ROWS = (
+    ("cold_dev_accuracy", "COLD dev accuracy ({cold_dev:,})", "{:.3f}"),
+    ("cold_dev_macro_f1", "COLD dev macro-F1", "{:.3f}"),
+    ("hard_zh_accuracy", "hard Chinese set accuracy ({hard_zh}, written for hegui)", "{:.3f}"),
+    ("hard_zh_macro_f1", "hard Chinese set macro-F1", "{:.3f}"),
+    ("own_test_accuracy", "own test split accuracy (same recipe)", "{:.3f}"),
+    (
+        "jade_v3_violating_flagged",
+        "JADE v3 held-out violating answers flagged ({jade_v3_violating}; goal ≥ 0.90)",
+        "{:.3f}",
+    ),
+    (
+        "jade_v3_safe_passed",
+        "JADE v3 held-out safe answers not flagged ({jade_v3_safe}; goal ≥ 0.90)",
+        "{:.3f}",
+    ),
+    (
+        "xstest_safe_fpr",
+        "XSTest held-out safe prompts flagged ({xstest_safe}, never trained on; goal ≤ 0.05)",
+        "{:.3f}",
+    ),
+    (
+        "xstest_unsafe_flagged",
+        "XSTest held-out unsafe prompts flagged ({xstest_unsafe}; info)",
+        "{:.3f}",
+    ),
+    ("size_mb", "model size on disk (MB)", "{:.2f}"),
+)
+_LATENCY_ROWS = (
+    ("latency_short", "wall", "latency p50 / p99, COLD dev texts, one pass (ms)"),
+    ("latency_short", "best of 3", "latency p50 / p99, COLD dev texts, best of 3 (ms)"),
+    ("latency_long", "wall", "latency p50 / p99, JADE v3 answers, one pass (ms)"),
+    ("latency_long", "best of 3", "latency p50 / p99, JADE v3 answers, best of 3 (ms)"),
+)
+
+
+def card_table(rows: dict[str, dict[str, object]], sizes: dict[str, int]) -> str:
+    """The model card's evaluation table (Markdown) from one run's rows."""
+    names = list(rows)
+    lines = ["| metric | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for key, label, fmt in _CARD_ROWS:
+        cells = [_cell(rows[n][key], fmt) for n in names]
+        lines.append(f"| {label.format(**sizes)} | " + " | ".join(cells) + " |")
+    for group, clock, label in _LATENCY_ROWS:
+        cells = []
+        for n in names:
+            lat = rows[n][group]
+            assert isinstance(lat, dict)
+            cells.append(f"{lat[f'{clock} p50_ms']:.3f} / {lat[f'{clock} p99_ms']:.2f}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value: object, fmt: str) -> str:
+    """A figure as the card shows it; NaN (not measured) as a dash."""
+    return "–" if isinstance(value, float) and math.isnan(value) else fmt.format(value)
+
+
+_MARKED = re.compile(r"(<!-- bench:begin -->\n).*?(<!-- bench:end -->)", re.S)
+
+
+def write_card_table(card: Path, rows: dict[str, dict[str, object]], sizes: dict[str, int]) -> None:
+    """Replace the table between the card's ``bench:begin`` and ``bench:end`` markers."""
+    text = card.read_text(encoding="utf-8")
+    if not _MARKED.search(text):
+        raise SystemExit(f"{card}: no <!-- bench:begin --> ... <!-- bench:end --> markers")
+    table = card_table(rows, sizes)
+    card.write_text(_MARKED.sub(lambda m: m.group(1) + table + m.group(2), text), "utf-8")
 
 
 def _print(rows: dict[str, dict[str, object]]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,25 @@ def tiny_model() -> ClassifierModel:
     return model
 
 
-def needs_data() -> None:
+@pytest.fixture
+def data_dir() -> Path:
+    """The public data folder; the test is skipped when it is absent."""
     if not DATA.is_dir():
         pytest.skip(f"public data not found at {DATA} (see ../shared/data/README.md)")
+    return DATA
+
+
+@pytest.fixture
+def make_rows() -> Callable[..., list[LabelledText]]:
+    """``tiny_rows`` for tests that need a fresh generated data set."""
+    return tiny_rows
+
+
+@pytest.fixture
+def jsonl_file(tmp_path: Path) -> Callable[[list[LabelledText]], Path]:
+    """Writes rows into a JSONL file (columns ``content``, ``kind``) under tmp_path."""
+
+    def write(rows: list[LabelledText]) -> Path:
+        return write_jsonl(tmp_path / "tiny.jsonl", rows)
+
+    return write

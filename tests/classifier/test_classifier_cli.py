@@ -1,16 +1,20 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from conftest import tiny_rows, write_jsonl
 from typer.testing import CliRunner
 
 from hegui.cli.classifier import app
 from hegui.detect._classifier_model import ClassifierModel
+from hegui.detect._classifier_rows import LabelledText
+
+Rows = Callable[..., list[LabelledText]]
+Writer = Callable[[list[LabelledText]], Path]
 
 
-def test_train_eval_score_end_to_end(tmp_path: Path) -> None:
-    data = write_jsonl(tmp_path / "tiny.jsonl", tiny_rows(400, seed=3))
+def test_train_eval_score_end_to_end(tmp_path: Path, make_rows: Rows, jsonl_file: Writer) -> None:
+    data = jsonl_file(make_rows(400, seed=3))
     (tmp_path / "map.yaml").write_text("x/A.1.h: A.1.h\nx/A.2.e: A.2.e\nsafe: safe\n")
     out = tmp_path / "model"
     runner = CliRunner()
@@ -55,8 +59,10 @@ def test_unmapped_label_is_an_error_naming_the_row(tmp_path: Path) -> None:
     assert "d.csv:3" in res.output and "weird" in res.output
 
 
-def test_trained_model_records_its_command(tmp_path: Path) -> None:
-    data = write_jsonl(tmp_path / "tiny.jsonl", tiny_rows(200, seed=4))
+def test_trained_model_records_its_command(
+    tmp_path: Path, make_rows: Rows, jsonl_file: Writer
+) -> None:
+    data = jsonl_file(make_rows(200, seed=4))
     (tmp_path / "map.yaml").write_text("x/A.1.h: A.1.h\nx/A.2.e: A.2.e\nsafe: safe\n")
     out = tmp_path / "model"
     args = ["train", "--data", str(data), "--out", str(out), "--text-col", "content"]

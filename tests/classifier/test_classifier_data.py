@@ -5,7 +5,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import DATA, needs_data
 
 from hegui.detect._classifier_data import EXAMPLES, SHIPPED_DIR, shipped_corpus
 from hegui.detect._classifier_features import fold
@@ -69,9 +68,8 @@ def test_project_examples_name_known_risks() -> None:
 
 
 @pytest.mark.data
-def test_evaluation_sets_never_reach_training() -> None:
-    needs_data()
-    corpus = shipped_corpus(DATA)
+def test_evaluation_sets_never_reach_training(data_dir: Path) -> None:
+    corpus = shipped_corpus(data_dir)
     train = {i.text for i in corpus.train}
     for name, rows in corpus.heldout.items():
         leaked = [r.text for r in rows if r.text in train]
@@ -82,9 +80,8 @@ def test_evaluation_sets_never_reach_training() -> None:
 
 
 @pytest.mark.data
-def test_project_examples_are_no_near_copies_of_evaluation_rows() -> None:
-    needs_data()
-    corpus = shipped_corpus(DATA)
+def test_project_examples_are_no_near_copies_of_evaluation_rows(data_dir: Path) -> None:
+    corpus = shipped_corpus(data_dir)
     held = [
         r.text
         for name in ("jade_v3_violating", "jade_v3_safe", "xstest_safe", "xstest_unsafe")

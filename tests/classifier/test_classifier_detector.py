@@ -50,6 +50,21 @@ BENIGN = [
 ]
 
 
+# Stance: written for these tests, in no training file and not in the hard set
+STANCE_SAFE = [
+    "有人说“南方人都很娇气”，我觉得这种刻板印象没什么道理。",
+    "“女生不适合学物理”这种话早就该被淘汰了，我们系今年物理竞赛第一名就是女生。",
+    "新闻报道了一起因地域歧视言论引发的纠纷，发帖人已经公开道歉。",
+    _miss("动不动就说“外地人素质低”的人，先看看自己排队插不插队吧。", "sarcasm at bigots"),
+]
+STANCE_OFFENSIVE = [
+    "那个省的人真“讲诚信”，借钱从来不还。",
+    "我不是歧视，但女人确实不适合当领导。",
+    "男人都是下半身思考的动物，没一个靠得住。",
+    _miss("老话说“女子无才便是德”，我看一点没错。", "approving quotations"),
+]
+
+
 @pytest.fixture(scope="module")
 def shipped() -> ClassifierDetector:
     return ClassifierDetector(ClassifierModel.load(SHIPPED_MODEL), Action.BLOCK)
@@ -73,6 +88,36 @@ def test_shipped_model_flags_harmful_text(shipped: ClassifierDetector, text: str
 @pytest.mark.parametrize("text", BENIGN)
 def test_shipped_model_passes_benign_text(shipped: ClassifierDetector, text: str) -> None:
     assert shipped.scan(text) == []
+
+
+@pytest.mark.parametrize("text", STANCE_SAFE)
+def test_shipped_model_passes_text_that_rejects_a_stereotype(
+    shipped: ClassifierDetector, text: str
+) -> None:
+    assert shipped.scan(text) == []
+
+
+@pytest.mark.parametrize("text", STANCE_OFFENSIVE)
+def test_shipped_model_flags_veiled_and_sarcastic_discrimination(
+    shipped: ClassifierDetector, text: str
+) -> None:
+    assert {f.risk for f in shipped.scan(text)} & {"A.2.a", "A.2.d", "A.2.e", "A.2"}
+
+
+def test_shipped_model_records_its_recipe() -> None:
+    from hegui.detect._classifier_data import SHIPPED_CONFIG, STANCE_WEIGHT
+
+    model = ClassifierModel.load(SHIPPED_MODEL)
+    assert model.params == SHIPPED_CONFIG.features and model.params.quote_tag
+    info = model.info
+    assert info["command"].startswith("hegui classifier train --recipe cn --data ")
+    assert info["data"]["examples_stance_zh.jsonl"] > 200
+    assert info["data"]["examples_contrast_en.jsonl"] > 100
+    trained = info["trained_with"]
+    assert trained["source_weights"]["examples_stance_zh.jsonl"] == STANCE_WEIGHT
+    assert trained["false_alarm_limits"] == dict(SHIPPED_CONFIG.false_alarm_limits)
+    # the JADE v3 bound held on the training rows' out-of-fold scores
+    assert info["calibration_by_source"]["jade-v3"]["safe_passed"] >= 0.93
 
 
 def test_built_from_policy_spec_with_risks_and_threshold() -> None:

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import tiny_rows
 
 from hegui.detect._classifier_features import (
     FeatureParams,
@@ -17,6 +17,7 @@ from hegui.detect._classifier_features import (
     segments,
 )
 from hegui.detect._classifier_model import ClassifierModel, ModelError
+from hegui.detect._classifier_rows import LabelledText
 from hegui.detect._classifier_train import TrainConfig
 
 
@@ -177,7 +178,9 @@ def test_a_model_saved_without_latin_thresholds_still_loads(
     assert np.array_equal(loaded.limits("plain English text"), loaded.thresholds)
 
 
-def test_summed_model_scores_a_stream_like_its_whole_text(tmp_path: Path) -> None:
+def test_summed_model_scores_a_stream_like_its_whole_text(
+    tmp_path: Path, make_rows: Callable[..., list[LabelledText]]
+) -> None:
 
     from hegui.detect import Action, Scanner
     from hegui.detect._classifier import ClassifierDetector
@@ -193,7 +196,7 @@ def test_summed_model_scores_a_stream_like_its_whole_text(tmp_path: Path) -> Non
         c_grid=(4.0,),
         folds=3,
     )
-    model, report = train(tiny_rows(300, seed=5), parents, cfg)
+    model, report = train(make_rows(300, seed=5), parents, cfg)
     assert set(report.calibration_by_source) == {""} and report.rows["calibration"] > 0
     model.save(tmp_path)
     model = ClassifierModel.load(tmp_path)
@@ -213,3 +216,31 @@ def test_summed_model_scores_a_stream_like_its_whole_text(tmp_path: Path) -> Non
     assert float(last.details["score"]) == pytest.approx(
         float(probs[model.classes.index(last.risk)]), abs=0.006
     )
+
+
+def test_quoted_ngrams_count_twice_only_with_quote_tag() -> None:
+    plain, tagged = FeatureParams(bits=16), FeatureParams(bits=16, quote_tag=True)
+    text = "别再说“外地人”了"
+    extra = len(buckets(text, tagged)) - len(buckets(text, plain))
+    # “外地人 has 4 characters inside the quotes: 4 + 3 + 2 + 1 n-grams of up to 4
+    assert extra == 10
+    unquoted = "别再说外地人了"
+    assert buckets(unquoted, tagged).tolist() == buckets(unquoted, plain).tolist()
+    # ASCII quotes open and close in turn; an unclosed mark quotes the rest
+    assert len(buckets('say "ab" c', tagged)) - len(buckets('say "ab" c', plain)) == 6
+    assert len(buckets("“ab", tagged)) - len(buckets("“ab", plain)) == 6
+    # the quoted copies live in their own buckets
+    assert set(buckets(text, tagged).tolist()) > set(buckets(text, plain).tolist())
+
+
+def test_quote_tag_is_stored_and_old_models_read_without_it(
+    tiny_model: ClassifierModel, tmp_path: Path
+) -> None:
+    import json
+
+    tiny_model.save(tmp_path)
+    meta = json.loads((tmp_path / "model.json").read_text(encoding="utf-8"))
+    assert meta["features"]["quote_tag"] is False
+    del meta["features"]["quote_tag"]  # a model saved before the option existed
+    (tmp_path / "model.json").write_text(json.dumps(meta), encoding="utf-8")
+    assert ClassifierModel.load(tmp_path).params == tiny_model.params

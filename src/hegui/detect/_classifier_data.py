@@ -42,6 +42,8 @@ EXAMPLES = (
     "examples_hard_negatives.jsonl",
     "examples_harm.jsonl",
     "examples_bias_zh.jsonl",
+    "examples_stance_zh.jsonl",
+    "examples_contrast_en.jsonl",
     "examples_a5.jsonl",
 )
 """Project-written rows (columns ``text``, ``risk``), one source each."""
@@ -204,17 +206,32 @@ def _xstest(root: Path) -> tuple[list[LabelledText], list[LabelledText], list[La
     return train, safe, unsafe
 
 
+STANCE_WEIGHT = 20.0
+"""Fitting weight of the project-written Chinese stance rows (anti-bias quoting,
+sarcasm, reclaimed and reported language against their offensive look-alikes): 345
+rows beside COLD's 25,000, whose labels lean the other way on anti-bias words."""
+
 SHIPPED_CONFIG = TrainConfig(
-    features=FeatureParams(bits=17, window_sum=True),
+    features=FeatureParams(bits=17, window_sum=True, quote_tag=True),
     windowing=Windowing(min_segment=32),
-    false_alarm_limits={"xstest": 0.04},
+    false_alarm_limits={"xstest": 0.04, "jade-v3": 0.07},
+    source_weights={
+        "examples_bias_zh.jsonl": STANCE_WEIGHT,
+        "examples_stance_zh.jsonl": STANCE_WEIGHT,
+    },
 )
 """Training settings of the shipped model (``hegui classifier train --recipe cn``).
 
 Windows sum their segments and sentences under 32 characters join the next, so a
-long answer costs time in proportion to its length. The shift of the thresholds of
-English text may flag at most 4% of the XSTest training half's safe prompts, out of
-fold (English hard negatives; the other XSTest half is only evaluated)."""
+long answer costs time in proportion to its length. Character n-grams inside
+quotation marks count a second time under a quoted tag. The shift of the thresholds
+of English text may flag at most 4% of the XSTest training half's safe prompts, out of
+fold (English hard negatives; the other XSTest half is only evaluated), and the shift
+of the others at most 7% of the JADE v3 training rows' safe answers (goals 5% and 10%
+on their held-out parts, each bound kept a margin below its goal). The weight of
+the stance rows was chosen by training without ``examples_stance_zh.jsonl`` and
+scoring it (8: 0.664, 20: 0.677 of its rows right; unweighted 0.626), never on the
+hard Chinese evaluation set."""
 
 
 def train_shipped(

@@ -3,8 +3,11 @@
 Text is cut into segments (sentences); each is folded (NFKC, casefold, one space for
 white space) and yields its character 1..4-grams and the word 1..2-grams of its
 Latin-script words, hashed into ``2**bits`` buckets (top bits of a Fibonacci hash).
-A segment's values are ``1 + log(count)``. A window of several segments is either the
-sum of its segments' vectors divided by the root of the sum of their squared norms
+With ``quote_tag``, every character n-gram that lies inside quotation marks is also
+hashed a second time under its own tag, so a slur quoted in order to be rejected
+("别再说“X”了") can weigh differently from the same slur used. A segment's values
+are ``1 + log(count)``. A window of several segments is either the sum of its
+segments' vectors divided by the root of the sum of their squared norms
 (``window_sum``: each segment is scored once, however many windows hold it), or one
 vector of the counts over the whole window, L2-normalised. Training and inference call
 the same functions, so a model never sees features built another way. The hash is a
@@ -29,6 +32,11 @@ _PRIME = np.uint64(0x100000001B3)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits are well mixed
 _TERM = re.compile(r"[。！？!?\n]|\.(?=\s)")
 _WORD_TAG = 1 << 40  # keeps word hashes apart from character n-gram hashes
+_QUOTE_TAG = np.uint64(1 << 41)  # quoted copies of character n-grams
+_OPEN = np.array([ord(c) for c in "“‘「『"], dtype=np.uint64)
+_CLOSE = np.array([ord(c) for c in "”’」』"], dtype=np.uint64)
+_TOGGLE = np.uint64(ord('"'))
+_QUOTE_CHARS = re.compile('[“”‘’「」『』"]')
 _CONTENT = re.compile(r"\w")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -53,6 +61,8 @@ class FeatureParams:
     window_sum: bool = False
     """A window is the sum of its segments' vectors (see the module docstring); False:
     the counts of the whole window in one vector."""
+    quote_tag: bool = False
+    """Character n-grams inside quotation marks also count under a quoted tag."""
 
     def to_dict(self) -> dict[str, int | bool]:
         """Plain JSON-ready form."""
@@ -62,6 +72,7 @@ class FeatureParams:
             "char_max": self.char_max,
             "word_max": self.word_max,
             "window_sum": self.window_sum,
+            "quote_tag": self.quote_tag,
         }
 
 
@@ -76,14 +87,22 @@ def _hashes(folded: str, params: FeatureParams) -> npt.NDArray[np.uint64]:
         np.uint64
     )
     parts: list[npt.NDArray[np.uint64]] = []
+    quoted = _quoted(codes) if params.quote_tag and _QUOTE_CHARS.search(folded) else None
     h = codes + np.uint64(1)
     if params.char_min <= 1:
         parts.append(h[1:-1])  # a 1-gram of a marker alone says nothing
+        if quoted is not None:
+            parts.append(h[quoted] + _QUOTE_TAG)
+    inside = quoted
     for n in range(2, min(params.char_max, len(codes)) + 1):
         # h[i] is the hash of codes[i : i + n], built from the hash of the (n-1)-gram
         h = h[:-1] * _PRIME + codes[n - 1 :] + np.uint64(n)
+        if inside is not None and quoted is not None:
+            inside = inside[:-1] & quoted[n - 1 :]  # every character of the n-gram is quoted
         if n >= params.char_min:
             parts.append(h)
+            if inside is not None:
+                parts.append(h[inside] + _QUOTE_TAG)
     if params.word_max and (words := _WORD.findall(folded)):
         w1 = np.array([zlib.crc32(x.encode()) + _WORD_TAG for x in words], dtype=np.uint64)
         parts.append(w1)
@@ -92,6 +111,21 @@ def _hashes(folded: str, params: FeatureParams) -> npt.NDArray[np.uint64]:
             w = w[:-1] * _PRIME + w1[n - 1 :] + np.uint64(n * _WORD_TAG)
             parts.append(w)
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+
+
+def _quoted(codes: npt.NDArray[np.uint64]) -> BoolArray:
+    """Whether each code point is inside quotation marks.
+
+    An opening mark counts as inside, a closing one not; ``"`` opens and closes in
+    turn; an unclosed mark quotes the rest of the segment, never the end marker.
+    """
+    opens = (codes[:, None] == _OPEN).any(axis=1)  # a few marks: faster than np.isin
+    closes = (codes[:, None] == _CLOSE).any(axis=1)
+    depth = np.cumsum(opens, dtype=np.int64) - np.cumsum(closes, dtype=np.int64)
+    toggles = np.cumsum(codes == _TOGGLE, dtype=np.int64) % 2
+    out: BoolArray = (depth > 0) | (toggles == 1)
+    out[-1] = False
+    return out
 
 
 def buckets(segment: str, params: FeatureParams) -> IntArray:
