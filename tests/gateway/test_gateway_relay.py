@@ -104,3 +104,29 @@ def test_opening_is_sent_alone_when_nothing_is_released(job: StreamJob) -> None:
     writes = _collect(job, Burst([]))
     assert writes == [b"OPENING\n\n"]
     assert not job.failed
+
+
+class Spaced(Burst):
+    """An upstream whose events come one at a time, as a model generates them."""
+
+    async def deltas(self) -> AsyncIterator[Delta]:
+        for piece in self.pieces:
+            self.read += 1
+            yield Delta(piece)
+            await asyncio.sleep(0.002)
+
+
+PIECES = [f"第{i}句话讲公园。" for i in range(24)]
+
+
+def test_a_burst_is_sent_in_few_writes_and_its_first_event_alone(job: StreamJob) -> None:
+    writes = _collect(job, Burst(PIECES))
+    assert "".join(c for w in writes for c in _contents(w)).endswith("".join(PIECES))
+    assert "".join(_contents(writes[0])) == PIECES[0]  # the first token is not held back
+    assert len(writes) <= len(PIECES) // 2  # the rest share writes
+
+
+def test_events_that_come_one_by_one_each_go_out_at_once(job: StreamJob) -> None:
+    writes = _collect(job, Spaced(PIECES))
+    assert [c for w in writes for c in _contents(w)] == PIECES
+    assert len(writes) == len(PIECES)  # nothing waits for a later event

@@ -144,8 +144,12 @@ async def _pump(stream: UpstreamStream, queue: asyncio.Queue[Any]) -> None:
         await queue.put(exc)
 
 
-async def _deltas(job: StreamJob, stream: UpstreamStream) -> AsyncIterator[Delta]:
-    """The upstream's deltas, read by a task the kill switch can cut at any moment."""
+async def _deltas(job: StreamJob, stream: UpstreamStream) -> AsyncIterator[tuple[Delta, bool]]:
+    """The upstream's deltas, read by a task the kill switch can cut at any moment.
+
+    Each comes with whether another is already waiting, so the relay can send what a
+    burst releases in one write instead of one write per delta.
+    """
     control = job.state.control
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=64)
     live = LiveStream(queue, _WAKE)
@@ -164,7 +168,7 @@ async def _deltas(job: StreamJob, stream: UpstreamStream) -> AsyncIterator[Delta
                 return
             if isinstance(item, Exception):
                 raise item
-            yield item
+            yield item, not queue.empty()
     finally:
         if control is not None:
             control.live.discard(live)
@@ -184,7 +188,8 @@ async def _relay(job: StreamJob, stream: UpstreamStream) -> AsyncIterator[bytes 
     """Yield released SSE chunks; finally yield ``True`` if blocked, ``False`` if not."""
     scanner = job.state.ready()[1].stream()
     deadline = time.monotonic() + job.state.config.limits.stream_max_seconds
-    async for delta in _deltas(job, stream):
+    out = b""  # released chunks not yet sent: flushed when no delta is waiting
+    async for delta, more in _deltas(job, stream):
         _raise_if_unrecorded(job)
         if delta.content:
             job.received.append(delta.content)
@@ -193,14 +198,21 @@ async def _relay(job: StreamJob, stream: UpstreamStream) -> AsyncIterator[bytes 
             job.scan_seconds += time.perf_counter() - t
             job.findings.extend(release.findings)
             if release.text:
-                yield job.text(release.text)
+                out += job.text(release.text)
             if release.blocked:
+                if out:
+                    yield out
                 yield True
                 return
         job.add_tool_calls(delta)
         if time.monotonic() > deadline:  # stream_max_seconds: end it as a length cut
             job.truncated = True
             break
+        if out and not more:
+            yield out
+            out = b""
+    if out:
+        yield out
     if job.killed:  # cut by the kill switch: held text is never released
         yield False
         return
