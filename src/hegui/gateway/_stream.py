@@ -175,13 +175,11 @@ async def _deltas(job: StreamJob, stream: UpstreamStream) -> AsyncIterator[tuple
         live.task.cancel()
 
 
-def _raise_if_unrecorded(job: StreamJob) -> None:
-    """Cut the stream (``finish`` evidence) as soon as the request record failed."""
-    recorded = job.recorded
-    if recorded is not None and recorded.done() and not recorded.cancelled():
-        error = recorded.exception()
-        if isinstance(error, GatewayError):
-            raise error
+def _raise_if_unrecorded(recorded: asyncio.Future[None]) -> None:
+    """Cut the stream (``finish`` evidence) when the finished request record failed."""
+    error = None if recorded.cancelled() else recorded.exception()
+    if isinstance(error, GatewayError):
+        raise error
 
 
 async def _relay(job: StreamJob, stream: UpstreamStream) -> AsyncIterator[bytes | bool]:
@@ -189,8 +187,12 @@ async def _relay(job: StreamJob, stream: UpstreamStream) -> AsyncIterator[bytes 
     scanner = job.state.ready()[1].stream()
     deadline = time.monotonic() + job.state.config.limits.stream_max_seconds
     out = b""  # released chunks not yet sent: flushed when no delta is waiting
+    # A request record still being written (``finish`` evidence), checked once it is done.
+    unrecorded = job.recorded if job.recorded is not None and not job.recorded.done() else None
     async for delta, more in _deltas(job, stream):
-        _raise_if_unrecorded(job)
+        if unrecorded is not None and unrecorded.done():
+            _raise_if_unrecorded(unrecorded)
+            unrecorded = None
         if delta.content:
             job.received.append(delta.content)
             t = time.perf_counter()
@@ -252,17 +254,15 @@ async def _guarded(job: StreamJob, stream: UpstreamStream, opening: bytes) -> As
         job.failed = True
         if exc.type == "upstream_error":
             job.state.metrics.inc("hegui_gateway_upstream_errors_total", kind=exc.code)
-        yield (lead or b"") + sse(error_body(exc.message, exc.type, exc.code))
-        lead = None
+        lead = (lead or b"") + sse(error_body(exc.message, exc.type, exc.code))
     except Exception:
         job.failed = True
         log.exception("stream guard failed")
         error = error_body("stream stopped (fail closed)", "service_unavailable", "stream_error")
-        yield (lead or b"") + sse(error)
-        lead = None
+        lead = (lead or b"") + sse(error)
     finally:
         await stream.aclose()  # cancels the upstream request if it is still running
-    if lead is not None:
+    if lead is not None:  # the opening and/or the error: still one write
         yield lead
 
 
@@ -304,13 +304,13 @@ async def stream_answer(job: StreamJob, stream: UpstreamStream) -> AsyncIterator
         finish = "length" if job.truncated else "tool_calls" if job.tool_calls else "stop"
         yield job.chunk(suffix or None, finish, **{field_name: job.label})
     job.state.metrics.observe_latency(job.scan_seconds)
-    error = await _record_answer(job, job.blocked)
+    error = await _record_answer(job)
     if error is not None:
         yield error
     yield b"data: [DONE]\n\n"
 
 
-async def _record_answer(job: StreamJob, blocked: bool) -> bytes | None:
+async def _record_answer(job: StreamJob) -> bytes | None:
     """Record what was received and sent (and the block); an SSE error if that fails."""
     evidence = job.state.ready()[3]
     try:
@@ -318,7 +318,7 @@ async def _record_answer(job: StreamJob, blocked: bool) -> bytes | None:
         if job.killed:
             content["cut"] = "kill_switch"
         await evidence.record(RecordKind.RESPONSE, job.rid, job.who, content, job.findings)
-        if blocked:
+        if job.blocked:
             await evidence.record(
                 RecordKind.BLOCK, job.rid, job.who, {"direction": "output"}, job.findings
             )
