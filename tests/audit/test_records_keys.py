@@ -114,3 +114,13 @@ def test_leaf_binds_the_index() -> None:
     data = b'{"index":12,"record":' + record.canonical() + b"}"
     assert json.loads(data) == {"index": 12, "record": record.to_json()}
     assert parse_leaf(data) == (12, record)
+
+
+def test_sm2_key_whose_x_begins_with_04_signs_and_verifies() -> None:
+    """gmssl strips "04" prefixes with lstrip; such a key once failed one time in 256."""
+    key = SigningKey.from_private("sm2-sm3", (11).to_bytes(32, "big"))
+    assert key.public_key.public.hex().startswith("0404")  # x begins with byte 04
+    for message in (b"head", b"another head", bytes(range(64))):
+        signature = key.sign(message)
+        assert key.public_key.verify(signature, message)
+        assert not key.public_key.verify(signature, message + b"!")

@@ -35,6 +35,19 @@ ACTIVE_FILE = "active"
 _SM2_N = int(sm2.default_ecc_table["n"], 16)
 
 
+def _sm2(private: str, public: bytes) -> sm2.CryptSM2:
+    """A gmssl SM2 context for an uncompressed public point (``04 || x || y``).
+
+    gmssl strips a leading "04" from the public key with ``str.lstrip("04")``, which
+    also eats every leading 0 and 4 hex digit that follows: a key whose x begins with
+    byte 04 (one in 256) would sign and verify with a wrong point. The point is set
+    after construction instead.
+    """
+    crypt = sm2.CryptSM2(private_key=private, public_key="")
+    crypt.public_key = public[1:].hex()
+    return crypt
+
+
 def key_id_of(public: bytes) -> str:
     """Return the key id: hex of the first 16 bytes of SHA-256 over the raw public key."""
     return hashlib.sha256(public).hexdigest()[:32]
@@ -64,7 +77,7 @@ class PublicKey:
             except (InvalidSignature, ValueError):
                 return False
             return True
-        crypt = sm2.CryptSM2(private_key="", public_key=self.public[1:].hex())
+        crypt = _sm2(private="", public=self.public)
         try:
             return bool(crypt.verify_with_sm3(signature.hex(), message))
         except (ValueError, TypeError):
@@ -131,9 +144,7 @@ class SigningKey:
         """Sign ``message`` (SM2 signs the SM3 digest with the default user id)."""
         if self.scheme == "ed25519":
             return self._ed25519.sign(message)
-        crypt = sm2.CryptSM2(
-            private_key=self.private.hex(), public_key=self.public_key.public[1:].hex()
-        )
+        crypt = _sm2(private=self.private.hex(), public=self.public_key.public)
         nonce = f"{secrets.randbelow(_SM2_N - 1) + 1:064x}"
         return bytes.fromhex(crypt.sign_with_sm3(message, nonce))
 
