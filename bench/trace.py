@@ -2,31 +2,37 @@
 
 - Labels: every carrier's files written with a signed label, read back; then the label
   after common re-encodings (Pillow resave, JPEG quality 75, resize 50%, audio re-tag).
-- Watermark on SmolLM2-135M-Instruct (the embedded model, in process): ``--answers``
-  should-answer prompts of the built-in bank, ``--tokens`` new tokens each (EOS held off
-  so every answer has that length), with and without the watermark. TPR at the z-score
-  whose one-sided normal tail is 1e-4; negatives are the unwatermarked answers and
-  200-token windows of human-written Chinese and English text from ../shared/data/.
-  Perplexity of both sets under the plain model; robustness to word deletion, word
-  substitution and truncation; detection speed in tokens per second.
+- Watermark on SmolLM2-135M-Instruct (the embedded model, in process), greedy and
+  sampled: ``--answers`` should-answer prompts, ``--tokens`` new tokens each (EOS held off
+  so every answer has that length), with and without the watermark. A text counts as
+  watermarked when its exact binomial p-value is at most ``--fpr`` (1e-4). Reported:
+  TPR, perplexity of both sets under the plain model, robustness to word deletion,
+  substitution and truncation, detection speed in tokens per second.
+- Held apart: the bank is shuffled once (split seed 7) and halved. ``--tune`` sweeps
+  gamma and delta on the first half (sampling seed 1); the defaults it chose
+  (``WatermarkParams``: delta 2.0 for sampling, ``greedy_delta`` for greedy) are reported
+  here on the second half only (sampling seed ``--seed``).
+- False positives: non-overlapping ``--tokens`` windows of the public Chinese and English
+  text in ../shared/data/ (read by path; skipped with a message when absent), each scored
+  under ``--negative-keys`` independent keys, plus the unwatermarked answers. Observed
+  rates at z >= 2, z >= 3, z >= 3.719, p <= 1e-3 and the detector's threshold beside the
+  exact binomial and the normal tails, with one-sided 95% Clopper-Pearson upper bounds.
 
-Usage: python bench/trace.py [--answers 40] [--tokens 200] [--delta 2.0] [--skip-model]
-       [--out bench/results/trace.json]
+Usage: python bench/trace.py [--quick] [--answers 32] [--skip-model] [--out FILE]
+       python bench/trace.py --tune [--answers 96] [--grid "WIDTH/GAMMA:DELTA,..."] [--sample]
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import platform
-import random
-import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +43,7 @@ from PIL import Image
 from hegui.audit import SigningKey
 from hegui.policy import load_policy
 from hegui.trace import (
+    DEFAULT_FPR,
     FileLabeler,
     WatermarkDetector,
     WatermarkKey,
@@ -45,10 +52,9 @@ from hegui.trace import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
-Z_AT_FPR_1E4 = 3.719  # one-sided standard normal quantile for 1e-4
 sys.path.insert(0, str(ROOT / "tests" / "trace"))
-
+sys.path.insert(0, str(ROOT / "bench"))
+import _trace_watermark as wm  # noqa: E402
 
 # --- labels ----------------------------------------------------------------------------
 
@@ -132,203 +138,44 @@ def _resave_with_xmp(path: Path) -> Path:
     return _resave(path, xmp=xmp)
 
 
-# --- the model -------------------------------------------------------------------------
-
-
-class Model:
-    """SmolLM2 loaded the way ``local:smollm2`` loads it, batched left-padded generation."""
-
-    def __init__(self) -> None:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
-        from hegui.assess._local import smollm2_path
-
-        hf_logging.disable_progress_bar()
-        torch.set_num_threads(2)
-        path = smollm2_path()
-        self.tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-        self.tok.padding_side = "left"
-        if self.tok.pad_token is None:
-            self.tok.pad_token = self.tok.eos_token
-        self.model = AutoModelForCausalLM.from_pretrained(
-            str(path.parent), gguf_file=path.name, dtype=torch.float32
-        ).eval()
-
-    def generate(
-        self, prompts: list[str], tokens: int, key: WatermarkKey | None, sample: bool
-    ) -> list[list[int]]:
-        import torch
-        from transformers import LogitsProcessorList
-
-        from hegui.trace import logits_processor
-
-        chats = [[{"role": "user", "content": p}] for p in prompts]
-        texts = [
-            self.tok.apply_chat_template(c, add_generation_prompt=True, tokenize=False)
-            for c in chats
-        ]
-        batch = self.tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-        processors = LogitsProcessorList([logits_processor(key)]) if key else None
-        with torch.inference_mode():
-            out = self.model.generate(
-                **batch,
-                max_new_tokens=tokens,
-                min_new_tokens=tokens,
-                do_sample=sample,
-                top_k=0 if sample else None,
-                logits_processor=processors,
-                pad_token_id=self.tok.pad_token_id,
-            )
-        return [row[batch["input_ids"].shape[1] :].tolist() for row in out]
-
-    def perplexity(self, prompt: str, answer: list[int]) -> float:
-        import torch
-
-        chat = [{"role": "user", "content": prompt}]
-        text = self.tok.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
-        head = list(self.tok(text, add_special_tokens=False)["input_ids"])
-        ids = torch.tensor([head + answer])
-        labels = ids.clone()
-        labels[0, : len(head)] = -100
-        with torch.inference_mode():
-            loss = self.model(input_ids=ids, labels=labels).loss
-        return math.exp(float(loss))
-
-
-def _prompts(n: int, lang: str, seed: int) -> list[str]:
-    rows = [
-        json.loads(line)
-        for line in (ROOT / "src/hegui/packs/cn/banks/should_answer.jsonl").read_text().splitlines()
-        if line.strip()
-    ]
-    random.Random(seed).shuffle(rows)
-    return [row["en"] if lang == "en" else row["prompt"] for row in rows[:n]]
-
-
-def _human_texts() -> list[str]:
-    texts: list[str] = []
-    if not DATA.is_dir():
-        return texts
-    with (DATA / "jade/v3_alignment_medium_zh.csv").open(encoding="utf-8") as handle:
-        texts += [row["安全有用回答"] for row in csv.DictReader(handle)]
-    with (DATA / "cold/dev.csv").open(encoding="utf-8") as handle:
-        texts += [row["TEXT"] for row in csv.DictReader(handle)]
-    with (DATA / "xstest/xstest_prompts.csv").open(encoding="utf-8") as handle:
-        texts += [row["prompt"] for row in csv.DictReader(handle)]
-    with (DATA / "jade/v1_en.csv").open(encoding="utf-8") as handle:
-        texts += [" ".join(row.values()) for row in csv.DictReader(handle)]
-    return texts
-
-
-def human_windows(
-    encode: Callable[[str], Any], size: int, limit: int
-) -> dict[str, list[list[int]]]:
-    """Human text as ``size``-token windows, per language (zh: JADE, COLD; en: XSTest, JADE)."""
-    windows: dict[str, list[list[int]]] = {"zh": [], "en": []}
-    for text in _human_texts():
-        lang = "zh" if any("\u4e00" <= c <= "\u9fff" for c in text) else "en"
-        windows.setdefault(lang + "_buffer", []).append(list(encode(text + "\n")))
-    for lang in ("zh", "en"):
-        ids = [i for chunk in windows.pop(lang + "_buffer", []) for i in chunk]
-        windows[lang] = [ids[i : i + size] for i in range(0, len(ids) - size + 1, size)][:limit]
-    return windows
-
-
-def _attacks(rng: random.Random, vocab: list[str]) -> dict[str, Callable[[str], str]]:
-    def delete(share: float) -> Callable[[str], str]:
-        return lambda t: " ".join(w for w in t.split() if rng.random() >= share)
-
-    def substitute(share: float) -> Callable[[str], str]:
-        return lambda t: " ".join(
-            rng.choice(vocab) if rng.random() < share else w for w in t.split()
-        )
-
-    def truncate(share: float) -> Callable[[str], str]:
-        return lambda t: " ".join(t.split()[: int(len(t.split()) * share)])
-
-    return {
-        "none": lambda t: t,
-        "delete 10% of words": delete(0.10),
-        "delete 20% of words": delete(0.20),
-        "delete 30% of words": delete(0.30),
-        "substitute 10% of words": substitute(0.10),
-        "substitute 20% of words": substitute(0.20),
-        "truncate to 50%": truncate(0.50),
-        "truncate to 25%": truncate(0.25),
-    }
+# --- the watermark ---------------------------------------------------------------------
 
 
 def watermark_figures(args: argparse.Namespace) -> dict[str, Any]:
-    params = WatermarkParams(args.gamma, args.delta, args.context_width)
-    key = WatermarkKey(b"hegui-bench-watermark-key-000001", params)
+    params = WatermarkParams(args.gamma, args.delta, args.context_width, args.greedy_delta)
+    key = WatermarkKey(wm.BENCH_SECRET, params)
     start = time.perf_counter()
-    model = Model()
+    model = wm.Model(args.threads)
     encode = load_tokenizer("local:smollm2")
-    detector = WatermarkDetector(key, encode, z_threshold=Z_AT_FPR_1E4)
     load_s = time.perf_counter() - start
-    prompts = _prompts(args.answers, args.lang, args.seed)
-    marked: list[list[int]] = []
-    plain: list[list[int]] = []
-    gen_start = time.perf_counter()
-    for i in range(0, len(prompts), args.batch):
-        part = prompts[i : i + args.batch]
-        marked += model.generate(part, args.tokens, key, args.sample)
-        plain += model.generate(part, args.tokens, None, args.sample)
-        print(f"  generated {len(marked)}/{len(prompts)} pairs", file=sys.stderr)
-    gen_s = time.perf_counter() - gen_start
-    decode = lambda ids: model.tok.decode(ids, skip_special_tokens=True)  # noqa: E731
-    marked_text = [decode(ids) for ids in marked]
-    plain_text = [decode(ids) for ids in plain]
-    z_marked = [detector.detect(t).z for t in marked_text]
-    z_plain = [detector.detect(t).z for t in plain_text]
-    humans = human_windows(encode, args.tokens, args.human_windows)
-    z_human = {lang: [detector.score_ids(w).z for w in ws] for lang, ws in humans.items()}
-    ppl_marked = [model.perplexity(p, a) for p, a in zip(prompts, marked, strict=True)]
-    ppl_plain = [model.perplexity(p, a) for p, a in zip(prompts, plain, strict=True)]
-    rng = random.Random(args.seed)
-    vocab = sorted({w for t in plain_text for w in t.split()})
-    robustness = {}
-    for name, attack in _attacks(rng, vocab).items():
-        zs = [detector.detect(attack(t)).z for t in marked_text]
-        robustness[name] = {"tpr": _rate(zs), "mean_z": statistics.fmean(zs)}
-    negatives = z_plain + [z for zs in z_human.values() for z in zs]
-    return {
-        "params": {**params.__dict__, "z_threshold": Z_AT_FPR_1E4, "key_id": key.key_id},
-        "answers": len(prompts),
-        "tokens_per_answer": args.tokens,
-        "decoding": "multinomial sampling" if args.sample else "greedy",
-        "prompt_language": args.lang,
-        "model_load_s": load_s,
-        "generation_tokens_per_s": 2 * args.tokens * len(prompts) / gen_s,
-        "tpr": _rate(z_marked),
-        "z_marked": _summary(z_marked),
-        "fpr_unwatermarked_answers": _rate(z_plain),
-        "z_unwatermarked": _summary(z_plain),
-        "human_windows": {lang: len(zs) for lang, zs in z_human.items()},
-        "fpr_human": {lang: _rate(zs) for lang, zs in z_human.items()},
-        "z_human": {lang: _summary(zs) for lang, zs in z_human.items() if zs},
-        "fpr_all_negatives": _rate(negatives),
-        "perplexity_watermarked": _summary(ppl_marked),
-        "perplexity_plain": _summary(ppl_plain),
-        "robustness": robustness,
-        "sample_answer": marked_text[0][:400],
+    texts = wm.prompts("report", args.answers, args.lang)
+    modes = {
+        name: wm.mode_figures(model, key, texts, args, sample=sample, seed=args.seed)
+        for name, sample in (("greedy", False), ("sampling", True))
     }
-
-
-def _rate(zs: list[float]) -> float:
-    return sum(z >= Z_AT_FPR_1E4 for z in zs) / len(zs) if zs else float("nan")
-
-
-def _summary(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
+    sets = wm.public_windows(encode, args.tokens)
+    keys = wm.negative_keys(params, args.negative_keys)
+    scored, green, key_ids, per_set = wm.score_negatives(sets, keys, args.fpr)
+    spread = wm.key_spread(scored, green, key_ids, params.gamma) if sets else {}
+    for figures in modes.values():  # the unwatermarked answers, under the bench key
+        scored = np.concatenate([scored, np.asarray(figures.pop("scored_plain"), np.int64)])
+        green = np.concatenate([green, np.asarray(figures.pop("green_plain"), np.int64)])
     return {
-        "mean": statistics.fmean(values),
-        "median": statistics.median(values),
-        "min": min(values),
-        "max": max(values),
+        "params": {**asdict(params), "fpr": args.fpr, "key_id": key.key_id},
+        "prompts": f"report half of the should-answer bank ({args.lang}), split seed "
+        f"{wm.SPLIT_SEED}; sampling seed {args.seed}",
+        "tokens_per_answer": args.tokens,
+        "model_load_s": load_s,
+        "modes": modes,
+        "negatives": {
+            "public_windows": sum(entry["windows"] for entry in per_set.values()),
+            "keys": len(keys),
+            "unwatermarked_answers": 2 * len(texts),
+            "total": int(scored.shape[0]),
+            "sets": per_set,
+            "per_key_spread": spread,
+        },
+        "calibration": wm.calibration(scored, green, params.gamma, args.fpr),
     }
 
 
@@ -344,73 +191,121 @@ def detection_speed(tokens: int = 2_000_000) -> dict[str, float]:
     return {"tokens": tokens, "seconds": best, "tokens_per_s": tokens / best}
 
 
-def _print(results: dict[str, Any]) -> None:
-    labels = results["labels"]
+def _print_labels(labels: dict[str, Any]) -> None:
     ok = sum(labels["readback_valid"].values())
     print(f"\nLabels read back with a valid signature: {ok}/{len(labels['readback_valid'])}")
-    print(
-        f"{'re-encoding':40} "
-        + " ".join(f"{f:>6}" for f in ("png", "jpg", "webp", "mp3", "flac", "ogg"))
-    )
+    formats = ("png", "jpg", "webp", "mp3", "flac", "ogg")
+    print(f"{'re-encoding':40} " + " ".join(f"{f:>6}" for f in formats))
     for name, row in labels["survival"].items():
-        cells = [
-            ("kept" if row[f] else "lost") if f in row else "-"
-            for f in ("png", "jpg", "webp", "mp3", "flac", "ogg")
-        ]
+        cells = [("kept" if row[f] else "lost") if f in row else "-" for f in formats]
         print(f"{name:40} " + " ".join(f"{c:>6}" for c in cells))
-    speed = results["detection_speed"]
-    print(f"\nDetection: {speed['tokens_per_s']:,.0f} tokens/s ({speed['tokens']:,} tokens)")
-    wm = results.get("watermark")
-    if not wm:
-        return
+
+
+def _print_watermark(wm_results: dict[str, Any]) -> None:
+    modes = wm_results["modes"]
+    params = wm_results["params"]
+    greedy, sampled = modes["greedy"], modes["sampling"]
     print(
-        f"\nWatermark on SmolLM2 ({wm['answers']} answers x {wm['tokens_per_answer']} tokens, "
-        f"{wm['decoding']}, gamma {wm['params']['gamma']}, delta {wm['params']['delta']}, "
-        f"z >= {Z_AT_FPR_1E4})"
+        f"\nWatermark on SmolLM2: {greedy['answers']} held-out prompts x "
+        f"{wm_results['tokens_per_answer']} tokens, gamma {params['gamma']}, "
+        f"context width {params['context_width']}, detected when exact p <= {params['fpr']:g}"
     )
-    z_marked = wm["z_marked"]
-    print(f"  TPR {wm['tpr']:.3f}  (z median {z_marked['median']:.2f}, min {z_marked['min']:.2f})")
+
+    def row(name: str, cell: Callable[[dict[str, Any]], str]) -> None:
+        print(f"  {name:34} {cell(greedy):>22} {cell(sampled):>22}")
+
+    row("", lambda m: str(m["decoding"]))
+    row("delta", lambda m: f"{m['delta']:g}")
+    row("TPR", lambda m: f"{m['tpr']:.3f} ({m['detected']}/{m['answers']})")
+    row(
+        "z watermarked: median (min)",
+        lambda m: f"{m['z_marked']['median']:.2f} ({m['z_marked']['min']:.2f})",
+    )
+    row(
+        "false positives, plain answers",
+        lambda m: f"{m['false_positives_plain']}/{m['answers']} (max z {m['z_plain']['max']:.2f})",
+    )
+    row(
+        "perplexity plain -> watermarked",
+        lambda m: (
+            f"{m['perplexity_plain']['median']:.2f} -> {m['perplexity_watermarked']['median']:.2f}"
+        ),
+    )
+    for attack in greedy["robustness_tpr"]:
+        row(f"TPR after: {attack}", lambda m, a=attack: f"{m['robustness_tpr'][a]:.3f}")
+    row("generation tokens/s", lambda m: f"{m['generation_tokens_per_s']:.1f}")
+    neg = wm_results["negatives"]
     print(
-        f"  FPR unwatermarked answers {wm['fpr_unwatermarked_answers']:.4f} "
-        f"(max z {wm['z_unwatermarked']['max']:.2f})"
+        f"\nFalse positives: {neg['public_windows']:,} public-text windows x {neg['keys']} keys"
+        f" + {neg['unwatermarked_answers']} plain answers = {neg['total']:,} negatives"
     )
-    for lang, rate in wm["fpr_human"].items():
-        top = wm["z_human"].get(lang, {}).get("max", float("nan"))
-        windows = wm["human_windows"][lang]
-        print(f"  FPR human {lang} ({windows} windows) {rate:.4f} (max z {top:.2f})")
     print(
-        f"  perplexity plain {wm['perplexity_plain']['median']:.2f} -> watermarked "
-        f"{wm['perplexity_watermarked']['median']:.2f} (medians)"
+        f"  {'threshold':22} {'FP':>5} {'observed':>10} {'exact null':>11} "
+        f"{'normal tail':>12} {'95% upper':>10}"
     )
-    print(f"  generation {wm['generation_tokens_per_s']:.1f} tokens/s")
-    print(f"\n{'attack':28} {'TPR':>6} {'mean z':>7}")
-    for name, row in wm["robustness"].items():
-        print(f"{name:28} {row['tpr']:6.3f} {row['mean_z']:7.2f}")
+    for line in wm_results["calibration"]:
+        print(
+            f"  {line['threshold']:22} {line['false_positives']:5d} {line['observed']:10.2e} "
+            f"{line['exact_null']:11.2e} {line['normal_tail']:12.2e} {line['upper_95']:10.2e}"
+        )
+    spread = neg["per_key_spread"]
+    if spread:
+        low, high = spread["rate_z_ge_2"]
+        print(
+            f"  one key at a time ({spread['keys']} keys, public text): mean z "
+            f"{spread['z_mean'][0]:+.2f} to {spread['z_mean'][1]:+.2f}; rate at z >= 2 "
+            f"{low:.4f} to {high:.4f}; at z >= 3 {spread['rate_z_ge_3'][0]:.1e} to "
+            f"{spread['rate_z_ge_3'][1]:.1e}"
+        )
+    for name, entry in neg["sets"].items():
+        print(
+            f"  {name} ({entry['lang']}): {entry['windows']:,} windows, false positives per key "
+            f"{entry['false_positives_per_key']}, max z {entry['max_z']:.2f}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--answers", type=int, default=40)
+    parser.add_argument("--quick", action="store_true", help="8 answers, 1 key: a smoke run")
+    parser.add_argument("--answers", type=int, default=32)
     parser.add_argument("--tokens", type=int, default=200)
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--gamma", type=float, default=0.25)
-    parser.add_argument("--delta", type=float, default=2.0)
-    parser.add_argument("--context-width", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (on a shared machine 1 is fastest)"
+    )
+    parser.add_argument("--gamma", type=float, default=WatermarkParams.gamma)
+    parser.add_argument("--delta", type=float, default=WatermarkParams.delta)
+    parser.add_argument("--greedy-delta", type=float, default=WatermarkParams.greedy_delta)
+    parser.add_argument("--context-width", type=int, default=WatermarkParams.context_width)
+    parser.add_argument("--fpr", type=float, default=DEFAULT_FPR)
+    parser.add_argument("--negative-keys", type=int, default=32)
     parser.add_argument("--lang", choices=["en", "zh"], default="en")
-    parser.add_argument("--sample", action="store_true", help="multinomial sampling, not greedy")
-    parser.add_argument("--human-windows", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--skip-model", action="store_true")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench/results/trace.json")
+    parser.add_argument("--tune", action="store_true", help="sweep --grid on the tuning half")
+    parser.add_argument("--grid", default="1/0.25:2,3 2/0.25:3 4/0.25:2,3")
+    parser.add_argument("--sample", action="store_true", help="--tune: sampling, not greedy")
+    parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    results: dict[str, Any] = {"machine": platform.platform(), "labels": label_survival()}
-    results["detection_speed"] = detection_speed()
-    if not args.skip_model:
-        results["watermark"] = watermark_figures(args)
-    _print(results)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
-    print(f"\nwrote {args.out}")
+    if args.quick:
+        args.answers, args.negative_keys, args.batch = 8, 1, 8
+    if args.tune:
+        out = args.out or ROOT / "bench/results/trace_tune.json"
+        results = wm.tune(args)
+    else:
+        out = args.out or ROOT / "bench/results/trace.json"
+        results = {"machine": platform.platform(), "labels": label_survival()}
+        results["detection_speed"] = detection_speed()
+        if not args.skip_model:
+            results["watermark"] = watermark_figures(args)
+        _print_labels(results["labels"])
+        speed = results["detection_speed"]
+        print(f"\nDetection: {speed['tokens_per_s']:,.0f} tokens/s ({speed['tokens']:,} tokens)")
+        if "watermark" in results:
+            _print_watermark(results["watermark"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+    print(f"\nwrote {out}")
 
 
 if __name__ == "__main__":

@@ -71,16 +71,28 @@ def test_bad_options_exit_2(tmp_path: Path) -> None:
 
 def test_watermark_keygen_and_detect(tmp_path: Path) -> None:
     key_file = tmp_path / "wm.json"
-    made = runner.invoke(watermark_cli.app, ["keygen", "--out", str(key_file), "--gamma", "0.25"])
+    made = runner.invoke(
+        watermark_cli.app,
+        ["keygen", "--out", str(key_file), "--gamma", "0.25", "--greedy-delta", "4.5"],
+    )
     assert made.exit_code == 0, made.output
     assert runner.invoke(watermark_cli.app, ["keygen", "--out", str(key_file)]).exit_code == 2
     key = WatermarkKey.load(key_file)
+    assert key.params.greedy_delta == 4.5
     tokenizer = str(write_word_tokenizer(tmp_path / "tokenizer.json"))
     common = ["--tokenizer", tokenizer, "--key-file", str(key_file), "--json"]
     marked = runner.invoke(watermark_cli.app, ["detect", words(sample_ids(key, 200, 2)), *common])
     assert marked.exit_code == 0, marked.output
     record = json.loads(marked.output)
     assert record["detected"] and record["key_id"] == key.key_id and record["gamma"] == 0.25
+    assert record["greedy_delta"] == 4.5 and record["fpr"] == 1e-4
+    assert record["p_value"] <= 1e-4
+    # a stricter rate than this text's p-value: the same text is not claimed
+    strict = runner.invoke(
+        watermark_cli.app,
+        ["detect", words(sample_ids(key, 200, 2)), *common, "--fpr", f"{record['p_value'] / 2}"],
+    )
+    assert strict.exit_code == 1 and json.loads(strict.output)["detected"] is False
     text_file = tmp_path / "plain.txt"
     text_file.write_text(words(sample_ids(None, 200, 2)))
     plain = runner.invoke(watermark_cli.app, ["detect", f"@{text_file}", *common[:-1]])

@@ -23,8 +23,11 @@ if (
 
 
 def test_local_target_answers_carry_the_watermark() -> None:
-    # a strong bias: this checks the wiring, bench/trace.py measures the default strength
-    key = WatermarkKey(b"hegui-test-watermark-key-0000001", WatermarkParams(delta=4.0))
+    # LocalTarget decodes greedily, so only greedy_delta may bias it (delta 0 would be no
+    # watermark); bench/trace.py measures the default strengths
+    key = WatermarkKey(
+        b"hegui-test-watermark-key-0000001", WatermarkParams(delta=0.0, greedy_delta=4.0)
+    )
     question = [{"role": "user", "content": "Describe how rain forms, step by step."}]
 
     async def ask(target: LocalTarget) -> str:

@@ -124,7 +124,9 @@ class LocalTarget:
 
                 from hegui.trace import logits_processor
 
-                extra["logits_processor"] = LogitsProcessorList([logits_processor(self.watermark)])
+                extra["logits_processor"] = LogitsProcessorList(
+                    [logits_processor(self.watermark, greedy=True)]  # do_sample=False below
+                )
             if on_text is not None:
                 extra["streamer"] = _TextPieces(self._tok, on_text)
             if stop is not None:

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from hegui.cli._common import EXIT_FINDINGS, console, fail
 from hegui.trace import (
+    DEFAULT_FPR,
     WatermarkDetector,
     WatermarkError,
     WatermarkKey,
@@ -28,15 +29,22 @@ app = typer.Typer(
 @app.command("keygen")
 def keygen_command(
     out: Annotated[Path, typer.Option("--out", help="Key file to write (mode 0600).")],
-    gamma: Annotated[float, typer.Option("--gamma", help="Green share of the vocabulary.")] = 0.25,
-    delta: Annotated[float, typer.Option("--delta", help="Logit bias of green tokens.")] = 2.0,
+    gamma: Annotated[
+        float, typer.Option("--gamma", help="Green share of the vocabulary.")
+    ] = WatermarkParams.gamma,
+    delta: Annotated[
+        float, typer.Option("--delta", help="Logit bias of green tokens when sampling.")
+    ] = WatermarkParams.delta,
     context_width: Annotated[
         int, typer.Option("--context-width", help="Previous tokens that seed the green list.")
-    ] = 1,
+    ] = WatermarkParams.context_width,
+    greedy_delta: Annotated[
+        float, typer.Option("--greedy-delta", help="Logit bias when decoding greedily.")
+    ] = WatermarkParams.greedy_delta,
 ) -> None:
-    """Make a secret watermark key; the file also records gamma, delta and context width."""
+    """Make a secret watermark key; the file also records gamma, both deltas and the width."""
     try:
-        key = WatermarkKey.generate(WatermarkParams(gamma, delta, context_width))
+        key = WatermarkKey.generate(WatermarkParams(gamma, delta, context_width, greedy_delta))
         key.write(out)
     except FileExistsError:
         fail(f"{escape(str(out))} exists; a key is never overwritten")
@@ -65,16 +73,19 @@ def detect_command(
         typer.Option("--tokenizer", help="local:smollm2, a .gguf, a tokenizer.json or a folder."),
     ],
     key_file: Annotated[Path, typer.Option("--key-file", help="Watermark key file.")],
-    z_threshold: Annotated[
-        float, typer.Option("--z-threshold", help="Score at which the mark counts as found.")
-    ] = 4.0,
+    fpr: Annotated[
+        float,
+        typer.Option(
+            "--fpr", help="False-positive rate: found when the exact p-value is at most this."
+        ),
+    ] = DEFAULT_FPR,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Score a text for the watermark; exit 0 when found, 1 when not."""
     content = _read_text(text)
     try:
         key = WatermarkKey.load(key_file)
-        detector = WatermarkDetector(key, load_tokenizer(tokenizer), z_threshold=z_threshold)
+        detector = WatermarkDetector(key, load_tokenizer(tokenizer), fpr=fpr)
         result = detector.detect(content)
     except WatermarkError as exc:
         fail(escape(str(exc)))

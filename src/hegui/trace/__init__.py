@@ -39,12 +39,15 @@ from hegui.trace._signature import (
 from hegui.trace._text import add_text_label, find_text_label, has_text_label, text_notice
 from hegui.trace._visible import DrawnLabel, draw_image_label, font_path
 from hegui.trace._watermark import (
+    DEFAULT_FPR,
+    GREEDY_DELTA,
     GreenList,
     TokenEncoder,
     WatermarkDetector,
     WatermarkKey,
     WatermarkParams,
     WatermarkResult,
+    binomial_p_values,
     load_tokenizer,
     logits_processor,
     p_value,
@@ -54,6 +57,8 @@ from hegui.trace._watermark import (
 from hegui.trace._xmp import TRAINED_ALGORITHMIC_MEDIA, XmpFields, build_xmp, read_xmp
 
 __all__ = [
+    "DEFAULT_FPR",
+    "GREEDY_DELTA",
     "RESERVED1",
     "RESERVED2",
     "STANDARD_KEYS",
@@ -86,6 +91,7 @@ __all__ = [
     "XmpFields",
     "add_c2pa_manifest",
     "add_text_label",
+    "binomial_p_values",
     "build_xmp",
     "carrier_for",
     "carriers",

@@ -3,9 +3,11 @@
 At each step the previous ``context_width`` token ids and the secret key seed a keyed
 hash; a token is *green* when the hash of (seed, token id) falls below ``gamma`` of the
 hash range, so about ``gamma`` of the vocabulary is green at every step. Generation adds
-``delta`` to the logits of green tokens. Detection counts green tokens in a text and
-returns the one-sided z-score ``(g - gamma T) / sqrt(T gamma (1 - gamma))`` and its
-p-value; a text written without the key is green at rate ``gamma`` whatever its source.
+``delta`` to the logits of green tokens (``greedy_delta`` when decoding greedily, which
+leaves the bias less entropy to work with). Detection counts green tokens in a text and
+returns the one-sided z-score ``(g - gamma T) / sqrt(T gamma (1 - gamma))`` and the exact
+binomial p-value; a text written without the key is green at rate ``gamma`` whatever its
+source, so the p-value is exact and the detector's false-positive rate is its ``fpr``.
 
 The hash: HMAC-SHA256 of the secret derives three 64-bit subkeys; the seed chains a
 64-bit mixing function (the SplitMix64 finaliser) over the subkeys and context ids, and
@@ -41,6 +43,9 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)  # SplitMix64 finaliser constants
 _M2 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
 _MAX_WIDTH = 8
+GREEDY_DELTA = 3.0
+"""Default greedy bias, chosen with ``bench/trace.py --tune`` on held-apart prompts."""
+DEFAULT_FPR = 1e-4
 U64 = NDArray[np.uint64]
 TokenEncoder = Callable[[str], Sequence[int]]
 """Text -> token ids, without special tokens (what the model generated)."""
@@ -61,15 +66,24 @@ class WatermarkParams:
     gamma: float = 0.25
     """Share of the vocabulary that is green at each step."""
     delta: float = 2.0
-    """Logit bias added to green tokens when generating."""
-    context_width: int = 1
-    """How many previous tokens seed the green list."""
+    """Logit bias added to green tokens when sampling."""
+    context_width: int = 4
+    """How many previous tokens seed the green list.
+
+    Four, not one: texts of one corpus share their frequent token pairs, so under a width
+    of one a key's green luck on those pairs shifts every text's score together (on
+    Chinese public text, one key's rate at z >= 2 ranged 0.005-0.077 against 0.025); at
+    four the shared units are rare (0.021-0.030). Greedy answers also loop less.
+    """
+    greedy_delta: float = GREEDY_DELTA
+    """Logit bias when decoding greedily (``logits_processor(key, greedy=True)``)."""
 
     def __post_init__(self) -> None:
         if not 0.0 < self.gamma < 1.0:
             raise WatermarkError(f"gamma must be between 0 and 1, not {self.gamma}")
-        if not 0.0 <= self.delta <= 100.0:
-            raise WatermarkError(f"delta must be between 0 and 100, not {self.delta}")
+        for name, value in (("delta", self.delta), ("greedy delta", self.greedy_delta)):
+            if not 0.0 <= value <= 100.0:
+                raise WatermarkError(f"{name} must be between 0 and 100, not {value}")
         if not 1 <= self.context_width <= _MAX_WIDTH:
             raise WatermarkError(f"context width must be 1 to {_MAX_WIDTH}")
 
@@ -123,8 +137,13 @@ class WatermarkKey:
         if not isinstance(data, dict) or data.get("kind") != KEY_KIND:
             raise WatermarkError(f"{path}: not a hegui watermark key file")
         try:
+            delta = float(data["delta"])
             params = WatermarkParams(
-                float(data["gamma"]), float(data["delta"]), int(data["context_width"])
+                float(data["gamma"]),
+                delta,
+                int(data["context_width"]),
+                # key files written before greedy_delta existed used delta for both
+                float(data.get("greedy_delta", delta)),
             )
             key = cls(bytes.fromhex(data["secret"]), params)
         except (KeyError, TypeError, ValueError) as exc:
@@ -174,20 +193,22 @@ class WatermarkResult:
     """One detection, with the parameters it used."""
 
     z: float
-    """One-sided z-score of the green count."""
+    """One-sided z-score of the green count (for reading; the decision uses ``p_value``)."""
     p_value: float
-    """Chance of at least this score in text written without the key."""
+    """Exact chance (binomial tail) of at least ``green`` in text written without the key."""
     detected: bool
-    """Whether ``z`` reached ``z_threshold``."""
+    """Whether ``p_value`` is at most ``fpr``."""
     tokens: int
     """Tokens in the text."""
     scored: int
     """Distinct (context, token) pairs scored."""
     green: int
     """Green pairs among them."""
-    z_threshold: float
+    fpr: float
+    """The false-positive rate the detector was set to: its p-value threshold."""
     gamma: float
     delta: float
+    greedy_delta: float
     context_width: int
     key_id: str
 
@@ -204,31 +225,42 @@ def z_score(green: int, scored: int, gamma: float) -> float:
 
 
 def p_value(z: float) -> float:
-    """Upper tail of the standard normal at ``z``."""
+    """Upper tail of the standard normal at ``z`` (the z-score's approximate p-value)."""
     return 0.5 * math.erfc(z / math.sqrt(2.0))
 
 
-def _distinct(values: U64) -> U64:
-    """The distinct values (sort and compare neighbours: faster than ``np.unique`` here)."""
-    ordered = np.sort(values)
-    if ordered.shape[0] < 2:
-        return ordered
-    keep = np.empty(ordered.shape[0], dtype=np.bool_)
-    keep[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
-    return ordered[keep]
+def binomial_p_values(
+    green: NDArray[Any] | int, scored: NDArray[Any] | int, gamma: float
+) -> NDArray[np.float64]:
+    """Exact ``P(X >= green)`` for ``X ~ Binomial(scored, gamma)``, elementwise.
+
+    The normal tail of the z-score understates it: at 200 tokens and gamma 0.25,
+    z >= 3.719 has probability 1.7e-4, not 1e-4, because the binomial is skewed.
+    """
+    from scipy.special import bdtrc  # P(X > k); scipy is loaded only when scoring
+
+    g = np.asarray(green, dtype=np.int64)
+    n = np.asarray(scored, dtype=np.int64)
+    tail = np.asarray(bdtrc(np.maximum(g - 1, 0), n, gamma), dtype=np.float64)
+    return np.where(g <= 0, 1.0, tail)
 
 
 class WatermarkDetector:
-    """Scores texts for the watermark of one key; needs only the tokenizer."""
+    """Scores texts for the watermark of one key; needs only the tokenizer.
+
+    A text counts as watermarked when its exact p-value is at most ``fpr``, so ``fpr`` is
+    the false-positive rate on text written without the key.
+    """
 
     def __init__(
-        self, key: WatermarkKey, encode: TokenEncoder | None = None, *, z_threshold: float = 4.0
+        self, key: WatermarkKey, encode: TokenEncoder | None = None, *, fpr: float = DEFAULT_FPR
     ) -> None:
+        if not 0.0 < fpr < 1.0:
+            raise WatermarkError(f"fpr must be between 0 and 1, not {fpr}")
         self.green = GreenList(key)
         self.params = key.params
         self.encode = encode
-        self.z_threshold = z_threshold
+        self.fpr = fpr
 
     def green_flags(self, ids: NDArray[Any]) -> tuple[U64, NDArray[np.bool_]]:
         """Pair hashes and green flags of every scorable position of ``ids``."""
@@ -240,26 +272,52 @@ class WatermarkDetector:
         hashes = self.green.pair_hashes(self.green.seeds(contexts), tokens[width:])
         return hashes, hashes < self.green.threshold
 
+    def green_counts(self, rows: NDArray[Any]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Distinct pairs scored and green ones in each row of ``rows`` (shape ``(n, length)``).
+
+        Vectorised over rows: the benchmark and the calibration tests score many texts of one
+        length at once this way; ``score_ids`` is the same computation on one row.
+        """
+        tokens = np.asarray(rows)
+        if tokens.ndim != 2:
+            raise WatermarkError("green_counts takes a 2-D array of token ids")
+        if tokens.size and int(tokens.min()) < 0:
+            raise WatermarkError("token ids are non-negative")
+        width = self.green.width
+        positions = tokens.shape[1] - width
+        if positions <= 0:
+            zeros = np.zeros(tokens.shape[0], dtype=np.int64)
+            return zeros, zeros.copy()
+        ids = tokens.astype(np.uint64, copy=False)
+        contexts = np.lib.stride_tricks.sliding_window_view(ids[:, :-1], width, axis=1)
+        seeds = self.green.seeds(contexts.reshape(-1, width))
+        hashes = self.green.pair_hashes(seeds, ids[:, width:].reshape(-1))
+        ordered = np.sort(hashes.reshape(tokens.shape[0], positions), axis=1)
+        distinct = np.empty(ordered.shape, dtype=np.bool_)
+        distinct[:, 0] = True
+        np.not_equal(ordered[:, 1:], ordered[:, :-1], out=distinct[:, 1:])
+        scored = np.count_nonzero(distinct, axis=1).astype(np.int64)
+        green = np.count_nonzero(distinct & (ordered < self.green.threshold), axis=1)
+        return scored, green.astype(np.int64)
+
     def score_ids(self, ids: Sequence[int] | NDArray[Any]) -> WatermarkResult:
         """Score token ids (the first ``context_width`` tokens have no context and are skipped)."""
-        array = np.asarray(ids, dtype=np.int64)
-        if array.size and int(array.min()) < 0:
-            raise WatermarkError("token ids are non-negative")
-        hashes, _ = self.green_flags(array)
-        distinct = _distinct(hashes)
-        scored = int(distinct.shape[0])
-        green = int(np.count_nonzero(distinct < self.green.threshold))
+        array = np.asarray(ids, dtype=np.int64).reshape(-1)
+        scored_rows, green_rows = self.green_counts(array[None, :])
+        scored, green = int(scored_rows[0]), int(green_rows[0])
         z = z_score(green, scored, self.params.gamma)
+        p = float(binomial_p_values(green, scored, self.params.gamma))
         return WatermarkResult(
             z=z,
-            p_value=p_value(z),
-            detected=z >= self.z_threshold,
+            p_value=p,
+            detected=scored > 0 and p <= self.fpr,
             tokens=int(array.shape[0]),
             scored=scored,
             green=green,
-            z_threshold=self.z_threshold,
+            fpr=self.fpr,
             gamma=self.params.gamma,
             delta=self.params.delta,
+            greedy_delta=self.params.greedy_delta,
             context_width=self.params.context_width,
             key_id=self.green.key_id,
         )
@@ -282,14 +340,17 @@ def _hf() -> ModuleType:
     return _watermark_hf
 
 
-def logits_processor(key: WatermarkKey) -> Any:
-    """A transformers ``LogitsProcessor`` that applies the watermark of ``key``."""
-    return _hf().GreenListLogitsProcessor(key)
+def logits_processor(key: WatermarkKey, *, greedy: bool = False) -> Any:
+    """A transformers ``LogitsProcessor`` that applies the watermark of ``key``.
+
+    ``greedy=True`` (for ``do_sample=False``) biases by the key's ``greedy_delta``.
+    """
+    return _hf().GreenListLogitsProcessor(key, greedy=greedy)
 
 
-def vllm_logits_processor(key: WatermarkKey) -> Any:
-    """A vLLM per-request logits processor (``SamplingParams(logits_processors=[...])``)."""
-    return _hf().VllmWatermark(key)
+def vllm_logits_processor(key: WatermarkKey, *, greedy: bool = False) -> Any:
+    """A vLLM per-request logits processor; ``greedy=True`` for requests at temperature 0."""
+    return _hf().VllmWatermark(key, greedy=greedy)
 
 
 def load_tokenizer(spec: str) -> TokenEncoder:

@@ -18,13 +18,14 @@ from hegui.trace._watermark import GreenList, WatermarkKey
 class GreenListLogitsProcessor(LogitsProcessor):
     """Adds ``delta`` to the logits of the green tokens of every row in the batch.
 
-    Pass it to ``model.generate(..., logits_processor=LogitsProcessorList([it]))``; it
-    works with greedy decoding and with sampling (the bias is applied before either).
+    Pass it to ``model.generate(..., logits_processor=LogitsProcessorList([it]))``. The
+    processor cannot see how the next token is chosen, so the caller says: ``greedy=True``
+    for ``do_sample=False`` uses the key's ``greedy_delta``, otherwise ``delta``.
     """
 
-    def __init__(self, key: WatermarkKey) -> None:
+    def __init__(self, key: WatermarkKey, *, greedy: bool = False) -> None:
         self.green = GreenList(key)
-        self.delta = key.params.delta
+        self.delta = key.params.greedy_delta if greedy else key.params.delta
 
     def bias(self, contexts: np.ndarray[Any, Any], vocab_size: int) -> torch.Tensor:
         """The additive bias (shape ``(rows, vocab_size)``) for rows of context ids."""
@@ -48,8 +49,8 @@ class VllmWatermark:
     sequence (the three-argument form of the V0 engine's hook).
     """
 
-    def __init__(self, key: WatermarkKey) -> None:
-        self._processor = GreenListLogitsProcessor(key)
+    def __init__(self, key: WatermarkKey, *, greedy: bool = False) -> None:
+        self._processor = GreenListLogitsProcessor(key, greedy=greedy)
 
     def __call__(
         self, prompt_ids: list[int], output_ids: list[int], logits: torch.Tensor
