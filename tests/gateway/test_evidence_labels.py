@@ -62,8 +62,13 @@ class FailingLedger:
     def append(self, record: object) -> None:
         raise AuditWriteError("disk full at /secret/path")
 
-    async def append_async(self, record: object) -> None:
-        self.append(record)
+    def append_future(self, record: object) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        try:
+            self.append(record)
+        except AuditWriteError as exc:
+            future.set_exception(exc)
+        return future
 
 
 def test_ledger_failure_refuses_with_503(
@@ -163,8 +168,8 @@ class GatedLedger:
             raise AuditWriteError("disk full")
         self.records.append(record)
 
-    async def append_async(self, record: object) -> None:
-        await asyncio.to_thread(self.append, record)
+    def append_future(self, record: object) -> asyncio.Future[None]:
+        return asyncio.ensure_future(asyncio.to_thread(self.append, record))
 
 
 def _stream_while_gated(ledger: GatedLedger) -> tuple[str, str]:

@@ -157,3 +157,25 @@ def test_events_longer_than_reads_and_line_limits_arrive_whole(
     assert len(long_piece.encode()) > 3 * 65536
     assert streamed_text(events) == "本内容由人工智能生成\n\n开头。" + long_piece + "结尾。"
     assert events[-2]["choices"][0]["finish_reason"] == "stop"
+
+
+def test_a_client_that_leaves_mid_stream_cuts_the_upstream() -> None:
+    upstream = ScriptedUpstream()
+    upstream.chunk_delay = 0.02
+    upstream.chunks = ["一段正常的内容。"] * 200  # about 4 s if read to the end
+    with serve(upstream) as up_url, serve(create_app(GatewayConfig(upstream=up_url))) as gw_url:
+        with (
+            httpx.Client(timeout=10) as client,
+            client.stream("POST", gw_url + "/v1/chat/completions", json=chat(stream=True)) as r,
+        ):
+            assert r.headers["content-type"].startswith("text/event-stream")
+            assert "ContentProducer" in r.headers["x-aigc"]
+            first = next(r.iter_bytes())
+            assert "一段正常的内容" in first.decode(errors="ignore")
+        deadline = time.monotonic() + 2  # the client is gone; the gateway must notice
+        while not upstream.cancelled and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert upstream.cancelled
+        upstream.chunks, upstream.chunk_delay = ["又一个回答。"], 0.0
+        again = httpx.post(gw_url + "/v1/chat/completions", json=chat(stream=True), timeout=10)
+        assert streamed_text(sse_events(again.text)).endswith("又一个回答。")

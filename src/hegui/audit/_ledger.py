@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
 from collections.abc import Iterable, Sequence
@@ -107,6 +108,14 @@ class Ledger:
         without a thread per waiting caller.
         """
         return (await self._writer().submit_async([self._prepare(record)]))[0]
+
+    def append_future(self, record: AuditRecord) -> asyncio.Future[list[Receipt]]:
+        """Queue one record for the next commit now; the future resolves when it is durable.
+
+        For a caller that has other work before it needs the receipt (the gateway opens the
+        upstream while its request record commits).
+        """
+        return self._writer().submit_future([self._prepare(record)])
 
     def append_many(self, records: Iterable[AuditRecord]) -> list[Receipt]:
         """Store records in order in one commit; all or none."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -11,7 +10,7 @@ from typing import Any
 
 import anyio
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 
 from hegui.audit import RecordKind
 from hegui.detect import Action, Finding
@@ -25,7 +24,7 @@ from hegui.gateway._guard import (
     parse_body,
 )
 from hegui.gateway._state import GatewayState, new_response_id, principal_of, wants_unlabeled
-from hegui.gateway._stream import StreamJob, output_blocked, sse, stream_answer
+from hegui.gateway._stream import SseResponse, StreamJob, output_blocked, sse, stream_answer
 
 log = logging.getLogger("hegui.gateway")
 JSON = dict[str, Any]
@@ -150,11 +149,21 @@ async def _chat(request: Request, state: GatewayState, legacy: bool) -> Response
     who = principal_of(request, body, state)
     verdict = await _scan_input(state, body, legacy, len(raw))
     streaming = bool(body.get("stream"))
-    record = functools.partial(
-        evidence.record, RecordKind.REQUEST, rid, who, {"texts": verdict.texts}, verdict.findings
-    )
-    if verdict.blocked or not streaming:
-        await record()
+    if streaming and not verdict.blocked:
+        # The request record goes to the ledger first: its commit is the longest step
+        # before the first byte, and it runs while the upstream starts. stream_answer
+        # sends no byte of the answer before it is durable, and only an error if it fails.
+        recorded = evidence.begin(
+            RecordKind.REQUEST, rid, who, {"texts": verdict.texts}, verdict.findings
+        )
+        try:
+            return await _open_stream(
+                request, state, body, rid=rid, who=who, legacy=legacy, recorded=recorded
+            )
+        except BaseException:
+            await recorded  # a ledger failure (503) wins over the upstream's own error
+            raise
+    await evidence.record(RecordKind.REQUEST, rid, who, {"texts": verdict.texts}, verdict.findings)
     await _throttle(state, rid, who, verdict.blocked)
     if verdict.blocked:
         count_blocks(state, "input", verdict.findings)
@@ -165,24 +174,7 @@ async def _chat(request: Request, state: GatewayState, legacy: bool) -> Response
         await evidence.record(RecordKind.LABEL, rid, who, {"unlabeled_output": True})
     label = labeler.implicit(rid)
     headers = {"X-AIGC": labeler.header(label)}
-    forward = {**body, "stream": streaming}
-    if streaming:
-        forward.pop("stream_options", None)
-        # The request record is made durable while the upstream starts (it would
-        # otherwise add a commit to every time to first token); stream_answer sends no
-        # byte of the answer before it is, and only an error if it fails.
-        recorded = asyncio.ensure_future(record())
-        try:
-            stream = await upstream.open_stream(forward, legacy=legacy)
-        except BaseException:
-            await recorded  # a ledger failure (503) wins over the upstream's own error
-            raise
-        job = StreamJob(state, rid, who, str(body.get("model") or ""), label, unlabeled)
-        job.legacy = legacy
-        job.recorded = recorded
-        return StreamingResponse(
-            stream_answer(job, stream), media_type="text/event-stream", headers=headers
-        )
+    forward = {**body, "stream": False}
     up_start = time.perf_counter()
     data = await upstream.complete(forward, legacy=legacy)
     up_time = time.perf_counter() - up_start
@@ -197,6 +189,36 @@ async def _chat(request: Request, state: GatewayState, legacy: bool) -> Response
     data[labeler.spec.implicit.field_name.lower()] = label
     state.metrics.observe_latency(time.perf_counter() - started - up_time)
     return JSONResponse(data, headers=headers)
+
+
+async def _open_stream(
+    request: Request,
+    state: GatewayState,
+    body: JSON,
+    *,
+    rid: str,
+    who: str,
+    legacy: bool,
+    recorded: asyncio.Future[None],
+) -> Response:
+    """Start the upstream stream and the guarded response (the request is not blocked)."""
+    _, _, labeler, evidence, upstream = state.ready()
+    await _throttle(state, rid, who, False)
+    unlabeled = wants_unlabeled(request, who, state.config)
+    if unlabeled:
+        await evidence.record(RecordKind.LABEL, rid, who, {"unlabeled_output": True})
+    forward = {**body, "stream": True}
+    forward.pop("stream_options", None)
+    label: dict[str, str] = {}
+
+    def sign_label() -> None:  # while the upstream starts: a signature costs no latency there
+        label.update(labeler.implicit(rid))
+
+    stream = await upstream.open_stream(forward, legacy=legacy, while_waiting=sign_label)
+    job = StreamJob(state, rid, who, str(body.get("model") or ""), label, unlabeled)
+    job.legacy = legacy
+    job.recorded = recorded
+    return SseResponse(stream_answer(job, stream), headers={"X-AIGC": labeler.header(label)})
 
 
 def _as_messages(data: JSON) -> None:

@@ -6,6 +6,9 @@ it could not record (fail closed). Principals are keyed hashes.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,7 @@ from hegui.detect import Finding
 from hegui.gateway._errors import unavailable
 from hegui.policy import Policy
 
+log = logging.getLogger("hegui.gateway")
 PRINCIPAL_KEY_FILE = "principal.key"
 
 
@@ -49,6 +53,30 @@ def principal_key(data_dir: Path | None) -> bytes:
     return key
 
 
+_PRINCIPAL_CACHE = 4096
+"""Principals whose keyed hash is kept (an HMAC per record otherwise)."""
+
+
+def _refused() -> Exception:
+    return unavailable(
+        "the audit ledger cannot record this request; refused (fail closed)",
+        "audit_unavailable",
+    )
+
+
+def _settle(done: asyncio.Future[None], appended: asyncio.Future[Any]) -> None:
+    """Pass the ledger's outcome on, as a 503 ``GatewayError`` when it failed."""
+    if done.done():
+        return
+    if appended.cancelled():
+        done.set_exception(_refused())
+    elif (error := appended.exception()) is not None:
+        log.error("the audit ledger failed to append a record: %s", error)
+        done.set_exception(_refused())
+    else:
+        done.set_result(None)
+
+
 class Evidence:
     """Writes records to a ledger (awaiting its group commit); ``None`` writes nothing."""
 
@@ -59,6 +87,7 @@ class Evidence:
         self.policy = policy
         self.key = key
         self.limiter = limiter
+        self._principals: dict[str, str] = {}
 
     @property
     def enabled(self) -> bool:
@@ -67,7 +96,49 @@ class Evidence:
 
     def principal(self, who: str) -> str | None:
         """The keyed hash of a principal (``None`` without a ledger)."""
-        return None if self.key is None else hash_principal(who, self.key)
+        if self.key is None:
+            return None
+        hashed = self._principals.get(who)
+        if hashed is None:
+            if len(self._principals) >= _PRINCIPAL_CACHE:
+                self._principals.clear()
+            hashed = self._principals[who] = hash_principal(who, self.key)
+        return hashed
+
+    def begin(
+        self,
+        kind: RecordKind,
+        request_id: str,
+        who: str,
+        content: Any,
+        findings: Sequence[Finding] = (),
+    ) -> asyncio.Future[None]:
+        """Queue one record now; the future fails with 503 if the ledger cannot keep it.
+
+        The record reaches the ledger's writer before this returns, so its commit runs
+        while the caller goes on (the gateway opens the upstream meanwhile).
+        """
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.ledger is None:
+            done.set_result(None)
+            return done
+        try:
+            record = AuditRecord(
+                kind=kind,
+                request_id=request_id,
+                principal=self.principal(who),
+                policy_id=self.policy.id,
+                policy_version=self.policy.version,
+                findings=[f.to_dict() for f in findings],  # type: ignore[misc]
+                content=content,
+            )
+            appended = self.ledger.append_future(record)
+        except Exception:  # any ledger failure refuses the request; the reason stays local
+            log.exception("the audit ledger refused a record")
+            done.set_exception(_refused())
+            return done
+        appended.add_done_callback(functools.partial(_settle, done))
+        return done
 
     async def record(
         self,
@@ -77,22 +148,8 @@ class Evidence:
         content: Any,
         findings: Sequence[Finding] = (),
     ) -> None:
-        """Append one record; 503 if the ledger fails."""
-        if self.ledger is None:
-            return
-        record = AuditRecord(
-            kind=kind,
-            request_id=request_id,
-            principal=self.principal(who),
-            policy_id=self.policy.id,
-            policy_version=self.policy.version,
-            findings=[f.to_dict() for f in findings],  # type: ignore[misc]
-            content=content,
-        )
-        try:  # awaited on the loop: concurrent requests share one commit, no thread each
-            await self.ledger.append_async(record)
-        except Exception:  # any ledger failure refuses the request; the reason stays local
-            raise unavailable(
-                "the audit ledger cannot record this request; refused (fail closed)",
-                "audit_unavailable",
-            ) from None
+        """Append one record and wait until it is durable; 503 if the ledger fails.
+
+        Awaited on the loop: concurrent requests share one commit, no thread each.
+        """
+        await self.begin(kind, request_id, who, content, findings)

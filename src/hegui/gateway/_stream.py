@@ -12,9 +12,12 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from hegui.audit import RecordKind
 from hegui.detect import Action, Finding
@@ -266,7 +269,7 @@ async def _guarded(job: StreamJob, stream: UpstreamStream, opening: bytes) -> As
         yield lead
 
 
-async def stream_answer(job: StreamJob, stream: UpstreamStream) -> AsyncIterator[bytes]:
+async def stream_answer(job: StreamJob, stream: UpstreamStream) -> AsyncGenerator[bytes, None]:
     """The SSE body sent to the client."""
     labeler = job.state.ready()[2]
     if job.state.config.stream_evidence == "first_byte" and job.recorded is not None:
@@ -288,26 +291,35 @@ async def stream_answer(job: StreamJob, stream: UpstreamStream) -> AsyncIterator
                 job.failed = True
                 yield sse(error_body(exc.message, exc.type, exc.code))
     field_name = labeler.spec.implicit.field_name.lower()
+    tail: list[bytes] = []  # the end of the stream: sent in one write, with [DONE]
     if job.killed:
         job.failed = True
         job.state.metrics.inc("hegui_gateway_streams_cut_total")
-        yield sse(error_body(KILLED_MESSAGE, "service_unavailable", "kill_switch"))
+        tail.append(sse(error_body(KILLED_MESSAGE, "service_unavailable", "kill_switch")))
     elif job.blocked:
         job.state.metrics.inc(
             "hegui_gateway_blocks_total", direction="output", detector=_blocker(job)
         )
-        yield job.chunk(job.state.config.refusal_text, CONTENT_FILTER, **{field_name: job.label})
+        refusal = job.state.config.refusal_text
+        tail.append(job.chunk(refusal, CONTENT_FILTER, **{field_name: job.label}))
     elif not job.failed:
         if job.tool_calls:
-            yield _tool_chunk(job)
+            tail.append(_tool_chunk(job))
         suffix = "" if job.unlabeled else labeler.suffix()
         finish = "length" if job.truncated else "tool_calls" if job.tool_calls else "stop"
-        yield job.chunk(suffix or None, finish, **{field_name: job.label})
+        tail.append(job.chunk(suffix or None, finish, **{field_name: job.label}))
     job.state.metrics.observe_latency(job.scan_seconds)
+    # The answer's record is made durable before its end goes out: the client sees the
+    # exchange complete only once its evidence is kept.
     error = await _record_answer(job)
     if error is not None:
-        yield error
-    yield b"data: [DONE]\n\n"
+        tail.append(error)
+    tail.append(b"data: [DONE]\n\n")
+    yield LastChunk(b"".join(tail))
+
+
+class LastChunk(bytes):
+    """The final bytes of a body: ``SseResponse`` sends them with the end of the body."""
 
 
 async def _record_answer(job: StreamJob) -> bytes | None:
@@ -326,6 +338,64 @@ async def _record_answer(job: StreamJob) -> bytes | None:
     except GatewayError as exc:
         return sse(error_body(exc.message, exc.type, exc.code))
     return None
+
+
+class SseResponse(Response):
+    """A server-sent event stream, written straight to the ASGI server.
+
+    Two differences from Starlette's ``StreamingResponse``, both for the time to first
+    token: the status and headers go out with the first chunk (one wake-up of the client
+    instead of two, while that chunk is still being made), and the client's disconnect
+    is watched by one task started after the first chunk (no task group per request).
+    When the client leaves, the stream is cancelled, so the upstream request is closed.
+    """
+
+    media_type = "text/event-stream"
+
+    def __init__(self, body: AsyncGenerator[bytes, None], headers: dict[str, str]) -> None:
+        self.status_code = 200
+        self.background = None
+        self.body_iterator = body
+        self.init_headers(headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send the stream; return early (no error) when the client disconnects."""
+        task = asyncio.current_task()
+        assert task is not None
+        left: list[bool] = []  # set by the watcher before it cancels the stream
+        watcher: asyncio.Task[None] | None = None
+        start = {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
+        try:
+            more = True
+            async for chunk in self.body_iterator:
+                if start:
+                    await send(start)
+                    start = {}
+                more = not isinstance(chunk, LastChunk)  # the last: one write with the end
+                await send({"type": "http.response.body", "body": chunk, "more_body": more})
+                if not more:
+                    break
+                if watcher is None:
+                    watcher = asyncio.ensure_future(_watch_disconnect(receive, task, left))
+            if start:
+                await send(start)
+            if more:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except asyncio.CancelledError:
+            if not left:
+                raise
+            task.uncancel()  # our own cancel: the client left, the stream is over
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+            await self.body_iterator.aclose()
+
+
+async def _watch_disconnect(receive: Receive, task: asyncio.Task[Any], left: list[bool]) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    left.append(True)
+    task.cancel()
 
 
 def _blocker(job: StreamJob) -> str:

@@ -1,6 +1,6 @@
 """The model behind the gateway: an OpenAI-compatible server, or a local model.
 
-The server is reached over one long-lived aiohttp session. Failures become
+The server is reached over pooled keep-alive connections (``_http1``). Failures become
 ``GatewayError`` (502, 504 or the upstream's own 4xx), never a traceback.
 """
 
@@ -11,14 +11,19 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import aiohttp
-
 from hegui.gateway._errors import GatewayError, upstream_failed
+from hegui.gateway._http1 import (
+    Http1Client,
+    Http1Response,
+    UpstreamHttpError,
+    UpstreamProtocolError,
+    UpstreamTimeout,
+)
 
 if TYPE_CHECKING:
     from hegui.assess._local import LocalTarget
@@ -55,8 +60,17 @@ class Upstream(Protocol):
         """A whole (non-streamed) chat completion (``legacy``: a text completion)."""
         ...
 
-    async def open_stream(self, body: JSON, *, legacy: bool = False) -> UpstreamStream:
-        """Start a streamed completion (status checked before returning)."""
+    async def open_stream(
+        self,
+        body: JSON,
+        *,
+        legacy: bool = False,
+        while_waiting: Callable[[], None] | None = None,
+    ) -> UpstreamStream:
+        """Start a streamed completion (status checked before returning).
+
+        ``while_waiting`` is called once while the upstream starts its answer.
+        """
         ...
 
     async def models(self) -> JSON:
@@ -108,16 +122,28 @@ def parse_delta(data: str, *, legacy: bool = False) -> Delta | None:
 
 READ_BYTES = 4096
 """The most bytes of a stream read at once (a few dozen SSE events)."""
+MAX_ANSWER_BYTES = 64 << 20
+"""A whole (non-streamed) upstream answer larger than this is refused with 502."""
+
+
+def _failed(exc: UpstreamHttpError, *, connecting: bool = False) -> GatewayError:
+    """The gateway's error for a failure of the upstream connection."""
+    if isinstance(exc, UpstreamTimeout):
+        return upstream_failed(504, "upstream timed out", "upstream_timeout")
+    if isinstance(exc, UpstreamProtocolError):
+        return upstream_failed(502, "upstream sent a malformed answer", "bad_gateway")
+    reason = "upstream is unreachable" if connecting else "upstream connection failed"
+    return upstream_failed(502, reason, "bad_gateway")
 
 
 class _HttpStream:
-    """An SSE answer read from an aiohttp response, split into lines by hand.
+    """An SSE answer read from the upstream, split into lines by hand (no line limit).
 
-    aiohttp's own line reader refuses lines over 64 KiB; an SSE event carrying a long
-    tool call can be longer, so the bytes are split here with no such limit.
+    An SSE event carrying a long tool call can be longer than any fixed line buffer, so
+    the bytes are split here, as they come.
     """
 
-    def __init__(self, resp: aiohttp.ClientResponse, legacy: bool) -> None:
+    def __init__(self, resp: Http1Response, legacy: bool) -> None:
         self._resp = resp
         self._legacy = legacy
         self._done = False
@@ -125,9 +151,9 @@ class _HttpStream:
     async def _lines(self) -> AsyncIterator[bytes]:
         pending = b""
         while True:
-            # At most READ_BYTES: readany() would join everything buffered, and in a
-            # burst the first event would wait for the whole burst to be copied.
-            chunk = await self._resp.content.read(READ_BYTES)  # sock_read timeout applies
+            # At most READ_BYTES: in a burst, the first event must not wait for the
+            # whole burst to be joined.
+            chunk = await self._resp.read(READ_BYTES)  # the read timeout applies
             if not chunk:
                 if pending:
                     yield pending
@@ -149,27 +175,32 @@ class _HttpStream:
                 delta = parse_delta(data.decode("utf-8", "replace"), legacy=self._legacy)
                 if delta is not None:
                     yield delta
-        except TimeoutError:
-            raise upstream_failed(504, "upstream timed out", "upstream_timeout") from None
-        except aiohttp.ClientError:
-            raise upstream_failed(502, "upstream connection failed", "bad_gateway") from None
+        except UpstreamHttpError as exc:
+            raise _failed(exc) from None
 
     async def aclose(self) -> None:
+        # A finished answer gives its connection back to the pool; one still running is
+        # closed, so the upstream sees the client leave and stops generating.
         if self._done:
-            self._resp.release()  # read to the end: the connection goes back to the pool
+            self._resp.release_when_done()
         else:
-            self._resp.close()  # drop the connection: the upstream sees the client leave
+            self._resp.release()
 
 
 def _path(legacy: bool) -> str:
     return "completions" if legacy else "chat/completions"
 
 
-class HttpUpstream:
-    """Any OpenAI-compatible server, over one long-lived ``aiohttp.ClientSession``.
+def _encode(body: JSON) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
-    aiohttp, not httpx: at 64 concurrent requests against a local server httpx's pool
-    managed 78 requests/s where aiohttp managed 3,400 (``bench/assess.py``).
+
+class HttpUpstream:
+    """Any OpenAI-compatible server, over pooled keep-alive connections (``Http1Client``).
+
+    Not aiohttp (nor httpx, whose pool managed 78 requests/s where aiohttp managed
+    3,400 at 64 concurrent requests): the gateway makes one kind of request, and a
+    client made for it costs less than half the CPU per request (see ``_http1``).
     """
 
     def __init__(self, base_url: str, key: str | None, timeout: float) -> None:
@@ -179,33 +210,39 @@ class HttpUpstream:
         self.root = root + "/"
         self.timeout = timeout
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self.session = aiohttp.ClientSession(
-            headers=headers,
-            timeout=aiohttp.ClientTimeout(total=None, connect=timeout, sock_read=timeout),
-            connector=aiohttp.TCPConnector(limit=512, keepalive_timeout=30),
-            auto_decompress=True,
+        self.client = Http1Client(
+            root, headers=headers, connect_timeout=timeout, read_timeout=timeout
         )
 
-    async def _open(self, method: str, path: str, body: JSON | None) -> aiohttp.ClientResponse:
+    async def _open(
+        self, method: str, path: str, body: JSON | None, while_waiting: Callable[[], None] | None
+    ) -> Http1Response:
         try:
-            return await self.session.request(method, self.root + path, json=body)
-        except TimeoutError:
-            raise upstream_failed(504, "upstream timed out", "upstream_timeout") from None
-        except aiohttp.ClientError:
-            raise upstream_failed(502, "upstream is unreachable", "bad_gateway") from None
+            resp = await self.client.send(method, path, None if body is None else _encode(body))
+        except UpstreamHttpError as exc:
+            raise _failed(exc, connecting=True) from None
+        try:
+            if while_waiting is not None:
+                while_waiting()
+        except BaseException:
+            resp.release()
+            raise
+        try:
+            await resp.head()
+        except UpstreamHttpError as exc:
+            raise _failed(exc, connecting=True) from None
+        return resp
 
-    async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
+    async def _read(self, resp: Http1Response) -> bytes:
         try:
-            return await resp.read()
-        except TimeoutError:
-            raise upstream_failed(504, "upstream timed out", "upstream_timeout") from None
-        except aiohttp.ClientError:
-            raise upstream_failed(502, "upstream connection failed", "bad_gateway") from None
+            return await resp.read_all(MAX_ANSWER_BYTES)
+        except UpstreamHttpError as exc:
+            raise _failed(exc) from None
         finally:
             resp.release()
 
     async def _json(self, method: str, path: str, body: JSON | None = None) -> JSON:
-        resp = await self._open(method, path, body)
+        resp = await self._open(method, path, body, None)
         raw = await self._read(resp)
         if resp.status != 200:
             raise _upstream_error(resp.status, raw)
@@ -221,9 +258,19 @@ class HttpUpstream:
         """POST ``/chat/completions`` (or ``/completions``) and return the JSON answer."""
         return await self._json("POST", _path(legacy), body)
 
-    async def open_stream(self, body: JSON, *, legacy: bool = False) -> UpstreamStream:
-        """POST with ``stream: true``; the status is checked before the stream is read."""
-        resp = await self._open("POST", _path(legacy), body)
+    async def open_stream(
+        self,
+        body: JSON,
+        *,
+        legacy: bool = False,
+        while_waiting: Callable[[], None] | None = None,
+    ) -> UpstreamStream:
+        """POST with ``stream: true``; the status is checked before the stream is read.
+
+        ``while_waiting`` runs once the request is on its way, before the answer's head
+        is awaited: work the caller needs anyway costs no latency there.
+        """
+        resp = await self._open("POST", _path(legacy), body, while_waiting)
         if resp.status != 200:
             raise _upstream_error(resp.status, await self._read(resp))
         return _HttpStream(resp, legacy)
@@ -233,8 +280,8 @@ class HttpUpstream:
         return await self._json("GET", "models")
 
     async def aclose(self) -> None:
-        """Close the session and its connections."""
-        await self.session.close()
+        """Close the connections."""
+        await self.client.aclose()
 
 
 def _local_request(body: JSON) -> tuple[list[dict[str, str]], int | None]:
@@ -343,9 +390,17 @@ class LocalUpstream:
             ],
         }
 
-    async def open_stream(self, body: JSON, *, legacy: bool = False) -> UpstreamStream:
+    async def open_stream(
+        self,
+        body: JSON,
+        *,
+        legacy: bool = False,
+        while_waiting: Callable[[], None] | None = None,
+    ) -> UpstreamStream:
         """Stream the answer as the model generates it, token by token."""
         messages, limit = _local_request(body)
+        if while_waiting is not None:
+            while_waiting()
         return _LocalStream(self.target, messages, limit)
 
     async def models(self) -> JSON:
