@@ -16,8 +16,10 @@ chunks of realistic mixed Chinese and English text, at once. Rows, one run:
 Columns: time to first token (the first byte of the model's own text, so hegui's label
 does not count), p50 and p99 at concurrency 1, and what
 the proxy adds to it; what the proxy adds per streamed chunk; streaming requests per
-second at concurrency 64; and, for hegui, how long a kill switch set in the control
-database takes to cut a stream in flight. The latency of one 1 KB write and fsync on the
+second at concurrency 64; the server's CPU time per streamed answer (it moves little
+when other jobs share the machine, unlike the times) and the load average; and, for
+hegui, how long a kill switch set in the control database takes to cut a stream in
+flight. The latency of one 1 KB write and fsync on the
 ledger's disk is measured in the same run: with ``first_byte`` evidence it is a floor
 under the time to first token.
 
@@ -271,10 +273,30 @@ async def _throughput(url: str, requests: int, concurrency: int) -> float:
         return requests / (time.perf_counter() - start)
 
 
-def _measure(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of a process and its live children (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # a process that ended meanwhile
+        if int(entry.name) == pid or int(fields[1]) == pid:  # fields[1]: the parent's pid
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
+def _measure(name: str, url: str, args: argparse.Namespace, pid: int) -> dict[str, Any]:
     print(f"measuring {name} ...", flush=True)
-    row: dict[str, Any] = {"name": name}
+    row: dict[str, Any] = {"name": name, "load_average_1min": os.getloadavg()[0]}
+    before = _cpu_seconds(pid)
     row.update(asyncio.run(_sequential(url, args.sequential)))
+    # the server's CPU per streamed answer (10 warm-up answers included): unlike the
+    # times, this barely moves when other jobs share the machine
+    row["server_cpu_ms_per_answer"] = (_cpu_seconds(pid) - before) / (args.sequential + 10) * 1e3
     row["rps_c64"] = asyncio.run(_throughput(url, args.requests, args.concurrency))
     return row
 
@@ -321,7 +343,7 @@ def _table(rows: list[dict[str, Any]]) -> str:
     base = rows[0]
     head = (
         "| row | TTFT p50 ms | TTFT p99 ms | added TTFT p50 ms | added per chunk µs "
-        "| req/s at c64 |\n|---|---|---|---|---|---|"
+        "| req/s at c64 | server CPU ms per answer | load |\n|---|---|---|---|---|---|---|---|"
     )
     lines = [head]
     for row in rows:
@@ -330,7 +352,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
         row["added_ttft_p50_ms"], row["added_per_chunk_us"] = added, per_chunk
         lines.append(
             f"| {row['name']} | {row['ttft_p50_ms']:.2f} | {row['ttft_p99_ms']:.2f} | "
-            f"{added:+.2f} | {per_chunk:+.1f} | {row['rps_c64']:.1f} |"
+            f"{added:+.2f} | {per_chunk:+.1f} | {row['rps_c64']:.1f} | "
+            f"{row['server_cpu_ms_per_answer']:.2f} | {row['load_average_1min']:.1f} |"
         )
     return "\n".join(lines)
 
@@ -353,21 +376,30 @@ def main() -> None:
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            rows = [_measure("direct", upstream, args)]
+            assert server.pid is not None
+            rows = [_measure("direct", upstream, args, server.pid)]
             hegui, hegui_url = _start_hegui(upstream, Path(tmp) / "hegui")
             procs.append(hegui)
-            rows.append(_measure("hegui (full cn policy, ledger, first_byte)", hegui_url, args))
+            rows.append(
+                _measure("hegui (full cn policy, ledger, first_byte)", hegui_url, args, hegui.pid)
+            )
             overlap, overlap_url = _start_hegui(upstream, Path(tmp) / "overlap", "finish")
             procs.append(overlap)
-            rows.append(_measure("hegui (full cn policy, ledger, finish)", overlap_url, args))
+            rows.append(
+                _measure("hegui (full cn policy, ledger, finish)", overlap_url, args, overlap.pid)
+            )
             bare, bare_url = _start_hegui(upstream, None)
             procs.append(bare)
-            rows.append(_measure("hegui (full cn policy, no ledger)", bare_url, args))
+            rows.append(_measure("hegui (full cn policy, no ledger)", bare_url, args, bare.pid))
             if not args.no_litellm:
                 binary = _litellm_binary(args.litellm)
                 litellm, litellm_url = _start_litellm(binary, upstream, Path(tmp))
                 procs.append(litellm)
-                rows.append(_measure("litellm proxy (1 worker, no guardrails)", litellm_url, args))
+                rows.append(
+                    _measure(
+                        "litellm proxy (1 worker, no guardrails)", litellm_url, args, litellm.pid
+                    )
+                )
             kill_s = _kill_latency(hegui_url, Path(tmp) / "hegui")
             fsync_ms = _fsync_ms(Path(tmp))
         finally:
