@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from hegui import __version__
 from hegui.audit import Ledger, resolve_location
@@ -162,6 +163,30 @@ async def _openapi(request: Request) -> Response:
     return JSONResponse(openapi_spec(__version__))
 
 
+_HOT_ROUTES = {"/v1/chat/completions": chat_completions, "/v1/completions": completions}
+
+
+class GatewayApp(Starlette):
+    """The gateway's Starlette app, with a direct path for the two completion routes.
+
+    Every completion request and every chunk of its answer would otherwise pass through
+    Starlette's error and exception middleware, its router and its send wrappers; the
+    handlers already turn every failure into an OpenAI-style response, so for ``POST`` on
+    these routes the app calls them directly. Everything else takes the usual way.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection scope."""
+        if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
+            handler = _HOT_ROUTES.get(scope["path"])
+            if handler is not None:
+                scope["app"] = self
+                response = await handler(Request(scope, receive))
+                await response(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     config: GatewayConfig,
     *,
@@ -197,7 +222,7 @@ def create_app(
             if state.owned_ledger is not None:
                 state.owned_ledger.close()
 
-    app = Starlette(
+    app = GatewayApp(
         routes=[
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
             Route("/v1/completions", completions, methods=["POST"]),
