@@ -27,11 +27,13 @@ starts while the inputs are hashed), both whatever the load.
 ``--repeat`` keeps the fastest of several runs of each configuration.
 
 Usage: python bench/corpus.py [--mb 200] [--repeat 1] [--out bench/results/corpus.json] [--no-ray]
+       [--phases N]  # also CPU seconds per phase of N local x1 scans (the fastest)
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -41,6 +43,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -349,6 +352,90 @@ def _throughput(corpus: Path, work: Path, ray: bool, repeat: int) -> list[dict[s
     return rows
 
 
+PHASES = [
+    ("plan: hash the inputs", "hegui.corpus._run", "_plan"),
+    ("shards: read, scan, hash, MinHash", "hegui.corpus._worker", "ShardScan.run"),
+    ("  of which MinHash signatures", "hegui.corpus._worker", "signatures"),
+    ("shards: write the outputs", "hegui.corpus._outputs", "write_shard"),
+    ("whole corpus, in all", "hegui.corpus._run", "finish"),
+    ("  review sheet: write", "hegui.corpus._review", "_write_sheet"),
+    ("  review sheet: read the texts back", "hegui.corpus._review", "_texts"),
+    ("  duplicates", "hegui.corpus._finish", "find_duplicates"),
+]
+"""Phases of a scan timed by ``--phases``: label, module, function (``Class.method``)."""
+
+
+@contextlib.contextmanager
+def _timed_phases(spent: dict[str, float]) -> Iterator[None]:
+    """Wrap each function of ``PHASES`` to add its CPU seconds to ``spent``; unwrap after.
+
+    CPU seconds of this process: right for the local executor with one process, which
+    runs the shards in-process.
+    """
+    import importlib
+
+    undo = []
+    for label, module_name, name in PHASES:
+        owner: Any = importlib.import_module(module_name)
+        attr = name
+        if "." in name:
+            cls, attr = name.split(".")
+            owner = getattr(owner, cls)
+        original = getattr(owner, attr)
+
+        def timed(*args: Any, _f: Any = original, _label: str = label, **kw: Any) -> Any:
+            start = time.process_time()
+            try:
+                return _f(*args, **kw)
+            finally:
+                spent[_label] = spent.get(_label, 0.0) + time.process_time() - start
+
+        setattr(owner, attr, timed)
+        undo.append((owner, attr, original))
+    try:
+        yield
+    finally:
+        for owner, attr, original in reversed(undo):
+            setattr(owner, attr, original)
+
+
+def _phases(corpus: Path, work: Path, runs: int) -> dict[str, Any]:
+    """CPU seconds per phase of local x1 scans: the fastest of ``runs`` for each phase."""
+    from hegui.corpus import LocalExecutor
+
+    best: dict[str, float] = {}
+    totals = []
+    for _ in range(runs):
+        spent: dict[str, float] = {}
+        with _timed_phases(spent):
+            run = _scan(corpus, work / "phases", LocalExecutor(1), ("lexicon", "pii"))
+        totals.append(run["cpu_s"])
+        for label, cpu in spent.items():
+            best[label] = min(best.get(label, cpu), cpu)
+    mb = run["mb"]
+    return {
+        "runs": runs,
+        "cpu_s_fastest": min(totals),
+        "mb_per_cpu_s": [round(mb / cpu, 2) for cpu in totals],
+        "phases_cpu_s": {label: round(best.get(label, 0.0), 2) for label, _, _ in PHASES},
+    }
+
+
+def _batches(texts: list[str]) -> list[list[str]]:
+    """The texts in MinHash batches as a shard's worker makes them."""
+    from hegui.corpus._worker import BATCH_CHARS, BATCH_DOCS
+
+    out: list[list[str]] = [[]]
+    size = 0
+    for text in texts:
+        out[-1].append(text)
+        size += len(text)
+        if size >= BATCH_CHARS or len(out[-1]) >= BATCH_DOCS:
+            out.append([])
+            size = 0
+    return [batch for batch in out if batch]
+
+
 def _stages(corpus: Path, megabytes: float) -> dict[str, float]:
     """MB per CPU second of each stage of a shard, over the first ``megabytes`` of text.
 
@@ -384,7 +471,7 @@ def _stages(corpus: Path, megabytes: float) -> dict[str, float]:
         lambda ts: [hashlib.blake2b(t.encode().strip(), digest_size=8) for t in ts], texts
     )
     out["minhash_signatures"] = rate(
-        lambda ts: [signatures(ts[i : i + 2048], params) for i in range(0, len(ts), 2048)], texts
+        lambda ts: [signatures(batch, params) for batch in _batches(ts)], texts
     )
     return {k: round(v, 1) for k, v in out.items()}
 
@@ -482,6 +569,12 @@ def main() -> None:
     )
     parser.add_argument("--no-ray", action="store_true", help="skip the Ray executor")
     parser.add_argument(
+        "--phases",
+        type=int,
+        default=0,
+        help="also time each phase of this many local x1 scans (CPU seconds, the fastest)",
+    )
+    parser.add_argument(
         "--repeat", type=int, default=1, help="runs of each configuration (the fastest is kept)"
     )
     parser.add_argument("--work", type=Path, default=None, help="keep the corpus and runs here")
@@ -499,6 +592,8 @@ def main() -> None:
         recall = _recall(_hegui_found(work / "local-1"), planted)
         result: dict[str, Any] = {"throughput": rows, "near_duplicates": recall}
         result["stages_one_core_mb_s"] = _stages(work / "corpus", min(20.0, args.mb / 5))
+        if args.phases:
+            result["phases_one_core"] = _phases(work / "corpus", work, args.phases)
         if args.all_detectors_mb:
             generate(work / "slice", args.all_detectors_mb, seed=SEED + 1)
             run = _scan(work / "slice", work / "all-2", LocalExecutor(2), None)
@@ -571,6 +666,14 @@ def _report(result: dict[str, Any]) -> None:
             f"the shard phase, {a['mb_per_cpu_s']} MB per CPU second (load {a['load_before']})"
         )
     print("stages on one core (MB per CPU second):", json.dumps(result["stages_one_core_mb_s"]))
+    if "phases_one_core" in result:
+        ph = result["phases_one_core"]
+        print(
+            f"local x1, CPU seconds per phase, fastest of {ph['runs']} runs "
+            f"(MB per CPU second of each run: {ph['mb_per_cpu_s']}):"
+        )
+        for label, cpu in ph["phases_cpu_s"].items():
+            print(f"  {label:40s} {cpu:6.2f}")
     print("near-duplicate recall:", json.dumps(result["near_duplicates"]))
     if "datatrove" in result:
         print("same slice, hegui:", json.dumps(result["same_slice_hegui"]))

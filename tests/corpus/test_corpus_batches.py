@@ -88,6 +88,7 @@ def test_batch_and_row_group_sizes_do_not_change_any_output(
     whole = scan_corpus(manifest, tmp_path / "whole", opts, LocalExecutor(1))
     # one process runs shards in-process, so the patched sizes reach the shard
     monkeypatch.setattr(worker_module, "BATCH_DOCS", 3)
+    monkeypatch.setattr(worker_module, "BATCH_CHARS", 200)  # and on size: two documents
     monkeypatch.setattr(outputs_module, "ROW_GROUP", 4)
     cut = scan_corpus(manifest, tmp_path / "cut", opts, LocalExecutor(1))
 

@@ -10,7 +10,7 @@ from corpus_support import FAST, filler, source, write_jsonl, write_manifest
 
 from hegui.corpus import DedupParams, LocalExecutor, ScanOptions, scan_corpus
 from hegui.corpus._dedup import exact_duplicates, find_duplicates
-from hegui.corpus._minhash import shingle_hashes, signatures
+from hegui.corpus._minhash import candidate_pairs, clusters, shingle_hashes, signatures
 
 PARAMS = DedupParams()
 
@@ -109,3 +109,65 @@ def test_duplicates_per_source_and_across(tmp_path: Path) -> None:
 def test_dedup_parameters_are_checked(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         DedupParams(**bad)  # type: ignore[arg-type]
+
+
+def _pairs_by_stable_sort(sig: np.ndarray, params: DedupParams) -> np.ndarray:
+    """candidate_pairs as first written: a stable sort per band, pairs deduplicated by row."""
+    found = [np.zeros((0, 2), dtype=np.int64)]
+    for band in range(params.bands):
+        part = sig[:, band * params.rows : (band + 1) * params.rows].astype(np.uint64)
+        keys = np.zeros(len(sig), dtype=np.uint64)
+        for col in range(params.rows):
+            keys = keys * np.uint64(0x100000001B3) ^ part[:, col]
+        order = np.argsort(keys, kind="stable")
+        ordered = keys[order]
+        new_run = np.ones(len(order), dtype=bool)
+        new_run[1:] = ordered[1:] != ordered[:-1]
+        heads = order[new_run][np.cumsum(new_run) - 1]
+        members = ~new_run
+        found.append(np.sort(np.stack([heads[members], order[members]], axis=1), axis=1))
+    return np.unique(np.concatenate(found), axis=0)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_candidate_pairs_match_the_stable_sort_version(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 400))
+    if seed % 2:  # few distinct values: large buckets in every band
+        sig = rng.integers(0, 3, size=(n, PARAMS.num_perm), dtype=np.uint32)
+    else:  # random rows, half of them copied or partly copied
+        sig = rng.integers(0, 2**32, size=(n, PARAMS.num_perm), dtype=np.uint32)
+        copies = rng.integers(0, max(n, 1), size=n // 2)
+        sig[n // 2 :][: len(copies)] = sig[copies]
+        sig[n // 2 :, : int(rng.integers(0, PARAMS.num_perm))] = 7
+    pairs = candidate_pairs(sig, PARAMS)
+    expected = _pairs_by_stable_sort(sig, PARAMS)
+    assert pairs.dtype == np.int64 and pairs.shape == expected.shape
+    assert np.array_equal(pairs, expected)
+
+
+def _clusters_by_scipy(n: int, pairs: np.ndarray) -> np.ndarray:
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    if not len(pairs):
+        return np.arange(n)
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    first = np.full(labels.max() + 1, n)
+    np.minimum.at(first, labels, np.arange(n))
+    return first[labels]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_clusters_match_scipy_connected_components(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for _ in range(50):
+        n = int(rng.integers(1, 80))
+        ends = rng.integers(0, n, size=(int(rng.integers(0, 2 * n)), 2)).astype(np.int64)
+        if seed % 2:  # a long chain in shuffled order, both orientations
+            order = rng.permutation(n)
+            ends = np.concatenate([ends, np.stack([order[1:], order[:-1]], axis=1)])
+        got = clusters(n, ends)
+        assert got.dtype == np.int64
+        assert np.array_equal(got, _clusters_by_scipy(n, ends))

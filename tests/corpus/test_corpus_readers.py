@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from corpus_support import write_csv, write_jsonl, write_parquet
@@ -135,3 +137,37 @@ def test_cut_jsonl_pieces_read_every_line_exactly_once(tmp_path: Path, seed: int
         assert problems == [] or all(t == "" for t in texts)
         seen += docs
     assert [(line, text) for line, text, _ in seen] == [(i + 1, t) for i, t in enumerate(texts)]
+
+
+def _outcome(loads: Callable[[bytes], Any], raw: bytes) -> str:
+    try:
+        return repr(loads(raw))
+    except ValueError as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def test_fast_json_lines_parse_and_fail_as_json_loads_does() -> None:
+    from hegui.corpus._readers import _loads
+
+    lines = [
+        b'{"text": "\xe4\xb8\x80"}\n',
+        b'{"text": "a"} \t\r\n',
+        b'{"text": "a"} x\n',
+        b'{"a": 1}{"b": 2}\n',
+        b'{"a": 1}\x0c\n',
+        b'{"t": "\xed\xa0\x80"}',  # an encoded surrogate: json.loads passes it
+        b'{"t": "\xff"}\n',
+        b"{\x00}",
+        b'\xef\xbb\xbf{"a": 1}',
+        b'  {"a": 1}\n',
+        b'{"a": NaN, "b": 1e999}',
+        b'{"a": 1,}',
+        b"{",
+        b"[1, 2]\n",
+        b"\n",
+    ]
+    rng = random.Random(5)
+    alphabet = b'{}[]":,\\ a0.-e\t\n\xe4\xb8\x80\xff\x00tfnul'
+    lines += [b"{" + bytes(rng.choices(alphabet, k=rng.randint(0, 10))) for _ in range(20000)]
+    for raw in lines:
+        assert _outcome(_loads, raw) == _outcome(json.loads, raw), raw

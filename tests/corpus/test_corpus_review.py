@@ -128,3 +128,45 @@ def test_a_review_of_another_sample_is_dropped(run: Path, tmp_path: Path) -> Non
     assert again.summary["manual"]["status"] == "pending"
     assert not (run / "review.json").exists()
     assert len(_sheet(run)) == 51  # a new sheet for the new sample
+
+
+def test_sheet_written_directly_reads_back_in_openpyxl(tmp_path: Path) -> None:
+    from hegui.corpus._review import CELL_MAX, HEADER, NOTES, TAB, _write_sheet
+
+    texts = [
+        '  & <b>粗体</b> "quoted" \x01 control \t tab\nnew line  ',
+        "x" * (CELL_MAX + 10),
+        "表情 😀 and 𠀀",
+    ]
+    rows = [
+        {"key": f"R{i:05d}", "source": "src&<1>", "location": f"a.jsonl:{i}"} for i in range(1, 4)
+    ]
+    _write_sheet(tmp_path / "a.xlsx", rows, texts)
+    _write_sheet(tmp_path / "b.xlsx", rows, texts)
+    assert (tmp_path / "a.xlsx").read_bytes() == (tmp_path / "b.xlsx").read_bytes()
+
+    book = openpyxl.load_workbook(tmp_path / "a.xlsx")
+    assert book.sheetnames == [TAB, "说明 instructions"]
+    sheet = book[TAB]
+    values = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert values[0] == HEADER
+    assert values[1] == [
+        "R00001",
+        "src&<1>",
+        "a.jsonl:1",
+        '  & <b>粗体</b> "quoted" \ufffd control \t tab\nnew line  ',
+        None,
+        None,
+    ]
+    assert values[2][3] == "x" * CELL_MAX + " …[10 more characters not shown]"
+    assert values[3][3] == "表情 😀 and 𠀀"
+    assert all(sheet.cell(1, c).font.b for c in range(1, 7))
+    assert not sheet.cell(2, 1).font.b
+    assert all(sheet.cell(r, 4).alignment.wrap_text for r in range(2, 5))
+    assert sheet.cell(2, 4).alignment.vertical == "top"
+    assert sheet.freeze_panes == "A2"
+    assert [sheet.column_dimensions[c].width for c in "ABCDEF"] == [10, 14, 28, 90, 12, 30]
+    (pick,) = sheet.data_validations.dataValidation
+    assert (pick.type, pick.formula1, str(pick.sqref)) == ("list", '"合格,不合格"', "E2:E4")
+    notes = [r[0] for r in book["说明 instructions"].iter_rows(values_only=True)]
+    assert notes == NOTES

@@ -8,6 +8,7 @@ automated verdicts stay in ``review_sample.parquet`` and are compared on import.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,9 +99,6 @@ def _rows_with(path: Path, seqs: set[int]) -> Iterator[tuple[int, str]]:
 
 
 def _cell(text: str) -> str:
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    text = ILLEGAL_CHARACTERS_RE.sub("\ufffd", text)
     if len(text) > CELL_MAX:
         text = text[:CELL_MAX] + f" …[{len(text) - CELL_MAX} more characters not shown]"
     return text
@@ -159,54 +157,175 @@ def export_review(
     return digest
 
 
+NOTES = [
+    "Judge each text as a training item under the policy's risks (GB/T 45654 Appendix A).",
+    "In 判定 label write 合格 (qualified) or 不合格 (unqualified); leave it empty to skip.",
+    "Personal information is masked with *; judge the rest of the text.",
+    "Then run: hegui corpus review import RUN_DIR THIS_FILE.xlsx",
+]
+WIDTHS = (10, 14, 28, 90, 12, 30)
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_OFFICE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PACKAGE = "http://schemas.openxmlformats.org/package/2006/relationships"
+_TYPES = "http://schemas.openxmlformats.org/package/2006/content-types"
+_DOC = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_PLAIN, _BOLD, _WRAP = 0, 1, 2  # cell formats in _STYLES
+_STYLES = (
+    f'<styleSheet xmlns="{_MAIN}">'
+    '<fonts count="2"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
+    '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>'
+    '<fills count="2"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="3"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" applyAlignment="1">'
+    '<alignment vertical="top" wrapText="1"/></xf></cellXfs>'
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+    "</styleSheet>"
+)
+
+
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+"""The control characters XML 1.0 cannot hold (openpyxl refuses the same ones)."""
+
+
+def _legal(value: str) -> str:
+    """``value`` with the control characters XML cannot hold replaced by U+FFFD."""
+    return _ILLEGAL.sub("\ufffd", value)
+
+
+def _xml_text(value: str) -> str:
+    """``value`` as XML character data."""
+    value = _legal(value)
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _row(number: int, cells: list[tuple[str, int]]) -> str:
+    """One ``<row>`` of inline-string cells, each ``(text, format)``, from column A."""
+    out = [f'<row r="{number}">']
+    for col, (text, style) in zip("ABCDEF", cells, strict=False):
+        if not text:  # as openpyxl does: an empty string is no value
+            continue
+        attr = f' s="{style}"' if style else ""
+        out.append(
+            f'<c r="{col}{number}"{attr} t="inlineStr"><is>'
+            f'<t xml:space="preserve">{_xml_text(text)}</t></is></c>'
+        )
+    out.append("</row>")
+    return "".join(out)
+
+
+def _sheet_xml(rows: list[str], *, frozen: bool, widths: tuple[int, ...], extra: str) -> str:
+    """A worksheet of ``rows`` (from ``_row``), its column widths and what follows the data."""
+    view = (
+        '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
+        '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/>'
+        if frozen
+        else ""
+    )
+    cols = "".join(
+        f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>'
+        for i, w in enumerate(widths, start=1)
+    )
+    return (
+        f'{_HEAD}<worksheet xmlns="{_MAIN}" xmlns:r="{_OFFICE}">'
+        f'<dimension ref="A1:{"ABCDEF"[max(len(widths), 1) - 1]}{max(len(rows), 1)}"/>'
+        f'<sheetViews><sheetView workbookViewId="0">{view}</sheetView></sheetViews>'
+        '<sheetFormatPr defaultRowHeight="15"/>'
+        + (f"<cols>{cols}</cols>" if cols else "")
+        + f"<sheetData>{''.join(rows)}</sheetData>{extra}"
+        '<pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" footer="0.5"/>'
+        "</worksheet>"
+    )
+
+
 def _write_sheet(path: Path, rows: list[dict[str, Any]], texts: list[str]) -> None:
-    import openpyxl
-    from openpyxl.styles import Alignment, Font
-    from openpyxl.worksheet.datavalidation import DataValidation
+    """Write review.xlsx: the sample on the first sheet, instructions on the second.
 
-    book = openpyxl.Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = TAB
-    sheet.append(HEADER)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for row, text in zip(rows, texts, strict=True):
-        sheet.append([row["key"], row["source"], row["location"], _cell(text), None, None])
-    for col, width in zip("ABCDEF", (10, 14, 28, 90, 12, 30), strict=True):
-        sheet.column_dimensions[col].width = width
-    wrap = Alignment(wrap_text=True, vertical="top")
-    for (cell,) in sheet.iter_rows(min_row=2, min_col=4, max_col=4):
-        cell.alignment = wrap
-    if rows:
-        pick = DataValidation(type="list", formula1='"合格,不合格"', allow_blank=True)
-        sheet.add_data_validation(pick)
-        pick.add(f"E2:E{len(rows) + 1}")
-    sheet.freeze_panes = "A2"
-    notes = book.create_sheet("说明 instructions")
-    for line in (
-        ["Judge each text as a training item under the policy's risks (GB/T 45654 Appendix A)."],
-        ["In 判定 label write 合格 (qualified) or 不合格 (unqualified); leave it empty to skip."],
-        ["Personal information is masked with *; judge the rest of the text."],
-        ["Then run: hegui corpus review import RUN_DIR THIS_FILE.xlsx"],
-    ):
-        notes.append(line)
-    _save(book, path)
-
-
-def _save(book: Any, path: Path) -> None:
-    """``book.save(path)`` with the fastest deflate level.
-
-    openpyxl deflates at zlib's default level (6), where 4,000 documents of text take
-    a large share of the whole-corpus phase; level 1 deflates text three times as fast
-    into about an eighth more bytes (measured on the pack's and docs' text).
+    The workbook's XML is written directly (openpyxl reads it back, and reviewers may
+    fill it in with any spreadsheet program): openpyxl's writer took 0.3 CPU seconds
+    more for 4,000 documents (0.82 s against 0.51 s, most of which is deflating). The
+    header is bold, column D wraps, column E offers 合格/不合格 in a drop-down, and
+    the header row stays in view.
     """
-    from zipfile import ZIP_DEFLATED, ZipFile
+    lines = [_row(1, [(h, _BOLD) for h in HEADER])]
+    for number, (row, text) in enumerate(zip(rows, texts, strict=True), start=2):
+        cells = [(row["key"], _PLAIN), (row["source"], _PLAIN), (row["location"], _PLAIN)]
+        lines.append(_row(number, [*cells, (_cell(text), _WRAP)]))
+    pick = (
+        '<dataValidations count="1"><dataValidation type="list" allowBlank="1" '
+        f'showErrorMessage="1" sqref="E2:E{len(rows) + 1}">'
+        '<formula1>"合格,不合格"</formula1></dataValidation></dataValidations>'
+        if rows
+        else ""
+    )
+    review = _sheet_xml(lines, frozen=True, widths=WIDTHS, extra=pick)
+    notes_rows = [_row(i, [(line, _PLAIN)]) for i, line in enumerate(NOTES, start=1)]
+    notes = _sheet_xml(notes_rows, frozen=False, widths=(), extra="")
+    sheets = [TAB, "说明 instructions"]
+    workbook = (
+        f'{_HEAD}<workbook xmlns="{_MAIN}" xmlns:r="{_OFFICE}"><bookViews><workbookView/>'
+        "</bookViews><sheets>"
+        + "".join(
+            f'<sheet name="{_xml_text(name)}" sheetId="{i}" r:id="rId{i}"/>'
+            for i, name in enumerate(sheets, start=1)
+        )
+        + "</sheets></workbook>"
+    )
+    parts = {
+        "[Content_Types].xml": (
+            f'{_HEAD}<Types xmlns="{_TYPES}">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+            'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/xl/workbook.xml" ContentType="{_DOC}.sheet.main+xml"/>'
+            f'<Override PartName="/xl/styles.xml" ContentType="{_DOC}.styles+xml"/>'
+            + "".join(
+                f'<Override PartName="/xl/worksheets/sheet{i}.xml" '
+                f'ContentType="{_DOC}.worksheet+xml"/>'
+                for i in range(1, len(sheets) + 1)
+            )
+            + "</Types>"
+        ),
+        "_rels/.rels": (
+            f'{_HEAD}<Relationships xmlns="{_PACKAGE}"><Relationship Id="rId1" '
+            f'Type="{_OFFICE}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+        ),
+        "xl/workbook.xml": workbook,
+        "xl/_rels/workbook.xml.rels": (
+            f'{_HEAD}<Relationships xmlns="{_PACKAGE}">'
+            + "".join(
+                f'<Relationship Id="rId{i}" Type="{_OFFICE}/worksheet" '
+                f'Target="worksheets/sheet{i}.xml"/>'
+                for i in range(1, len(sheets) + 1)
+            )
+            + f'<Relationship Id="rId{len(sheets) + 1}" Type="{_OFFICE}/styles" '
+            'Target="styles.xml"/></Relationships>'
+        ),
+        "xl/styles.xml": _HEAD + _STYLES,
+        "xl/worksheets/sheet1.xml": review,
+        "xl/worksheets/sheet2.xml": notes,
+    }
+    _save(path, parts)
 
-    from openpyxl.writer.excel import ExcelWriter
 
-    archive = ZipFile(path, "w", ZIP_DEFLATED, allowZip64=True, compresslevel=1)
-    ExcelWriter(book, archive).save()
+def _save(path: Path, parts: dict[str, str]) -> None:
+    """Zip the workbook's parts with the fastest deflate level and a fixed time stamp.
+
+    zlib's default level (6) on 4,000 documents of text takes a large share of the
+    whole-corpus phase; level 1 deflates text three times as fast into about an eighth
+    more bytes (measured on the pack's and docs' text). The fixed time stamp makes the
+    same sample give the same file.
+    """
+    from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
+
+    with ZipFile(path, "w", ZIP_DEFLATED, allowZip64=True, compresslevel=1) as archive:
+        for name, text in parts.items():
+            info = ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = ZIP_DEFLATED
+            archive.writestr(info, text.encode("utf-8"), compresslevel=1)
 
 
 def _label(value: object, file: Path, row: int) -> bool | None:
