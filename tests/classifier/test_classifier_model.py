@@ -244,3 +244,44 @@ def test_quote_tag_is_stored_and_old_models_read_without_it(
     del meta["features"]["quote_tag"]  # a model saved before the option existed
     (tmp_path / "model.json").write_text(json.dumps(meta), encoding="utf-8")
     assert ClassifierModel.load(tmp_path).params == tiny_model.params
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("别再叫人“蛮子”了，这种说法就是歧视。", {"refuse_speech", "quote+reject"}),
+        ("有人说那里的人都是骗子，我不同意。", {"reported_voice", "disagree", "report+reject"}),
+        ("不是所有东北人都爱打架", {"denied_general", "group_general", "general+denied"}),
+        ("我不是地域黑，但是他们确实小气", {"disclaimer"}),
+        ("老话说得好，这话一点没错", {"approving_frame"}),
+        ("呵呵，不愧是你", {"sarcasm"}),
+    ],
+)
+def test_stance_cues_name_the_framing(text: str, expected: set[str]) -> None:
+    from hegui.detect._classifier_cues import CUES, cue_names
+    from hegui.detect._classifier_features import fold
+
+    found = set(cue_names(fold(text)))
+    assert expected <= found <= set(CUES)
+
+
+def test_stance_cues_add_their_own_buckets_only_when_asked() -> None:
+    plain, cued = FeatureParams(bits=16), FeatureParams(bits=16, stance_cues=2)
+    text = "别再说外地人都是骗子了"
+    extra = len(buckets(text, cued)) - len(buckets(text, plain))
+    assert extra > 0 and extra % 2 == 0  # each cue counts twice
+    assert buckets(text, plain).tolist() == buckets(text, cued).tolist()[:-extra]
+    assert buckets("今天天气不错", cued).tolist() == buckets("今天天气不错", plain).tolist()
+
+
+def test_stance_cues_are_stored_and_old_models_read_without_them(
+    tiny_model: ClassifierModel, tmp_path: Path
+) -> None:
+    import json
+
+    tiny_model.save(tmp_path)
+    meta = json.loads((tmp_path / "model.json").read_text(encoding="utf-8"))
+    assert meta["features"]["stance_cues"] == 0
+    del meta["features"]["stance_cues"]  # a model saved before the option existed
+    (tmp_path / "model.json").write_text(json.dumps(meta), encoding="utf-8")
+    assert ClassifierModel.load(tmp_path).params == tiny_model.params

@@ -45,6 +45,8 @@ EXAMPLES = (
     "examples_stance_zh.jsonl",
     "examples_contrast_en.jsonl",
     "examples_a5.jsonl",
+    "examples_stance_more_zh.jsonl",
+    "examples_xstest_kinds_en.jsonl",
 )
 """Project-written rows (columns ``text``, ``risk``), one source each."""
 
@@ -208,30 +210,37 @@ def _xstest(root: Path) -> tuple[list[LabelledText], list[LabelledText], list[La
 
 STANCE_WEIGHT = 20.0
 """Fitting weight of the project-written Chinese stance rows (anti-bias quoting,
-sarcasm, reclaimed and reported language against their offensive look-alikes): 345
-rows beside COLD's 25,000, whose labels lean the other way on anti-bias words."""
+sarcasm, reclaimed and reported language against their offensive look-alikes): about
+700 rows beside COLD's 25,000, whose labels lean the other way on anti-bias words."""
 
 SHIPPED_CONFIG = TrainConfig(
-    features=FeatureParams(bits=17, window_sum=True, quote_tag=True),
+    features=FeatureParams(bits=17, window_sum=True, quote_tag=True, stance_cues=3),
     windowing=Windowing(min_segment=32),
-    false_alarm_limits={"xstest": 0.04, "jade-v3": 0.07},
+    false_alarm_limits={
+        "xstest": 0.04,
+        "examples_contrast_en.jsonl": 0.04,
+        "examples_xstest_kinds_en.jsonl": 0.04,
+        "jade-v3": 0.07,
+    },
     source_weights={
         "examples_bias_zh.jsonl": STANCE_WEIGHT,
         "examples_stance_zh.jsonl": STANCE_WEIGHT,
+        "examples_stance_more_zh.jsonl": STANCE_WEIGHT,
     },
 )
 """Training settings of the shipped model (``hegui classifier train --recipe cn``).
 
 Windows sum their segments and sentences under 32 characters join the next, so a
 long answer costs time in proportion to its length. Character n-grams inside
-quotation marks count a second time under a quoted tag. The shift of the thresholds
-of English text may flag at most 4% of the XSTest training half's safe prompts, out of
-fold (English hard negatives; the other XSTest half is only evaluated), and the shift
-of the others at most 7% of the JADE v3 training rows' safe answers (goals 5% and 10%
-on their held-out parts, each bound kept a margin below its goal). The weight of
-the stance rows was chosen by training without ``examples_stance_zh.jsonl`` and
-scoring it (8: 0.664, 20: 0.677 of its rows right; unweighted 0.626), never on the
-hard Chinese evaluation set."""
+quotation marks count a second time under a quoted tag, and stance cues
+(``_classifier_cues``) three times in buckets of their own. The shift of the
+thresholds of English text may flag at most 4% of the safe prompts of each English
+hard-negative source, out of fold (the XSTest training half, the English contrasts
+and the XSTest-kind rows; the other XSTest half is only evaluated), and the shift of
+the others at most 7% of the JADE v3 training rows' safe answers (goals 5% and 10%
+on their held-out parts, each bound kept a margin below its goal). The cues and the
+weight of the stance rows were chosen by leaving one stance file out of training and
+scoring it (see the model card), never on the hard Chinese evaluation set."""
 
 
 def train_shipped(

@@ -5,7 +5,10 @@ white space) and yields its character 1..4-grams and the word 1..2-grams of its
 Latin-script words, hashed into ``2**bits`` buckets (top bits of a Fibonacci hash).
 With ``quote_tag``, every character n-gram that lies inside quotation marks is also
 hashed a second time under its own tag, so a slur quoted in order to be rejected
-("别再说“X”了") can weigh differently from the same slur used. A segment's values
+("别再说“X”了") can weigh differently from the same slur used. With ``stance_cues``,
+the stance cues of each segment (``_classifier_cues``: a refused verb of speech, a
+reported voice, a generalisation over a group, sarcasm...) add buckets of their own,
+each counted ``stance_cues`` times. A segment's values
 are ``1 + log(count)``. A window of several segments is either the sum of its
 segments' vectors divided by the root of the sum of their squared norms
 (``window_sum``: each segment is scored once, however many windows hold it), or one
@@ -26,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from hegui.detect._classifier_cues import cue_names
+
 _WS = re.compile(r"\s+")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _PRIME = np.uint64(0x100000001B3)
@@ -33,6 +38,7 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits are w
 _TERM = re.compile(r"[。！？!?\n]|\.(?=\s)")
 _WORD_TAG = 1 << 40  # keeps word hashes apart from character n-gram hashes
 _QUOTE_TAG = np.uint64(1 << 41)  # quoted copies of character n-grams
+_CUE_TAG = 1 << 42  # stance cues
 _OPEN = np.array([ord(c) for c in "“‘「『"], dtype=np.uint64)
 _CLOSE = np.array([ord(c) for c in "”’」』"], dtype=np.uint64)
 _TOGGLE = np.uint64(ord('"'))
@@ -63,6 +69,8 @@ class FeatureParams:
     the counts of the whole window in one vector."""
     quote_tag: bool = False
     """Character n-grams inside quotation marks also count under a quoted tag."""
+    stance_cues: int = 0
+    """Each stance cue that fires in a segment counts this many times (0: no cues)."""
 
     def to_dict(self) -> dict[str, int | bool]:
         """Plain JSON-ready form."""
@@ -73,6 +81,7 @@ class FeatureParams:
             "word_max": self.word_max,
             "window_sum": self.window_sum,
             "quote_tag": self.quote_tag,
+            "stance_cues": self.stance_cues,
         }
 
 
@@ -110,7 +119,13 @@ def _hashes(folded: str, params: FeatureParams) -> npt.NDArray[np.uint64]:
         for n in range(2, min(params.word_max, len(words)) + 1):
             w = w[:-1] * _PRIME + w1[n - 1 :] + np.uint64(n * _WORD_TAG)
             parts.append(w)
+    if params.stance_cues and (cues := cue_names(folded)):
+        parts.append(np.repeat(_cue_hashes(cues), params.stance_cues))
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+
+
+def _cue_hashes(names: list[str]) -> npt.NDArray[np.uint64]:
+    return np.array([zlib.crc32(n.encode()) + _CUE_TAG for n in names], dtype=np.uint64)
 
 
 def _quoted(codes: npt.NDArray[np.uint64]) -> BoolArray:
