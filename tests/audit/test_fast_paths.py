@@ -175,3 +175,54 @@ def test_append_async_builds_one_verifiable_tree(tmp_path: Path) -> None:
         assert stored.leaf_hash == receipt.leaf_hash
     assert ledger.verify().ok
     ledger.close()
+
+
+def test_commit_here_runs_on_the_callers_thread_only_while_the_writer_is_idle() -> None:
+    gate, started = threading.Event(), threading.Event()
+    threads: list[str] = []
+
+    def commit(items: list[int]) -> list[int]:
+        threads.append(threading.current_thread().name)
+        if -1 in items:
+            started.set()
+            gate.wait(5)
+        if -2 in items:
+            raise OSError("disk full")
+        return [item * 10 for item in items]
+
+    committer: GroupCommitter[int, int] = GroupCommitter(commit, name="writer")
+    assert committer.commit_here([1, 2]) == [10, 20]
+    assert threads == [threading.current_thread().name]  # no hand-off to the writer
+
+    busy = threading.Thread(target=committer.submit, args=([-1],))
+    busy.start()
+    assert started.wait(5)
+    assert committer.commit_here([3]) is None  # the writer is committing: nothing done
+    gate.set()
+    busy.join(timeout=5)
+    assert threads[1:] == ["writer"] and committer.submit([3]) == [30]
+
+    with pytest.raises(AuditWriteError, match="nothing stored: disk full"):
+        committer.commit_here([-2])
+    assert committer.commit_here([4]) == [40]  # a failure leaves the writer usable
+    committer.close()
+    with pytest.raises(AuditWriteError, match="closed"):
+        committer.commit_here([5])
+
+
+def test_append_here_and_queued_appends_build_one_tree(tmp_path: Path) -> None:
+    ledger = Ledger(
+        open_store(str(tmp_path / "audit.db")), Keyring({}, SigningKey.generate("ed25519"))
+    )
+    receipts = []
+    for i in range(40):
+        record = AuditRecord(kind="request", request_id=str(i))
+        here = ledger.append_here(record) if i % 2 else None
+        receipts.append(here if here is not None else ledger.append(record))
+    assert [r.index for r in receipts] == list(range(40))
+    for receipt in receipts[5:9]:  # appended here and queued alike
+        stored = ledger.read(receipt.index)
+        assert stored.leaf_hash == receipt.leaf_hash
+        assert stored.record is not None and stored.record.request_id == str(receipt.index)
+    assert ledger.verify().ok
+    ledger.close()

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -60,6 +61,9 @@ class FailingLedger:
         self.keyring = Keyring({}, SigningKey.generate("ed25519"))
 
     def append(self, record: object) -> None:
+        raise AuditWriteError("disk full at /secret/path")
+
+    def append_here(self, record: object) -> None:
         raise AuditWriteError("disk full at /secret/path")
 
     def append_future(self, record: object) -> asyncio.Future[None]:
@@ -168,6 +172,9 @@ class GatedLedger:
             raise AuditWriteError("disk full")
         self.records.append(record)
 
+    def append_here(self, record: object) -> None:
+        return None  # "the writer is busy": every record takes the gated queue
+
     def append_future(self, record: object) -> asyncio.Future[None]:
         return asyncio.ensure_future(asyncio.to_thread(self.append, record))
 
@@ -191,6 +198,33 @@ def _stream_while_gated(ledger: GatedLedger) -> tuple[str, str]:
     return before, received.decode()
 
 
+def test_first_byte_evidence_sends_nothing_before_the_request_record_is_durable() -> None:
+    """The default ``first_byte``: not even the headers leave before the commit."""
+    ledger = GatedLedger()
+    upstream = ScriptedUpstream()
+    upstream.chunks = ["这是", "模型的", "回答。"]
+    arrived: list[float] = []
+    with serve(upstream) as up_url:
+        app = create_app(GatewayConfig(upstream=up_url), ledger=ledger)
+        with serve(app) as gw_url, httpx.Client(timeout=10) as http:
+
+            def ask() -> None:
+                url = gw_url + "/v1/chat/completions"
+                with http.stream("POST", url, json=chat(stream=True)) as r:
+                    arrived.append(time.monotonic())
+                    arrived.append(len(r.read()))
+
+            asker = threading.Thread(target=ask)
+            asker.start()
+            time.sleep(0.5)  # the upstream has answered long before; the ledger has not
+            opened = time.monotonic()
+            ledger.gate.set()
+            asker.join(10)
+    assert arrived and arrived[0] >= opened and arrived[1] > 0
+    kinds = [r.kind.value for r in ledger.records]  # type: ignore[attr-defined]
+    assert kinds == ["request", "response"]
+
+
 def test_finish_evidence_streams_while_the_request_record_commits() -> None:
     """``stream_evidence: finish``: checked text flows during the commit, the finish
     chunk only after it, and every record is kept."""
@@ -211,3 +245,35 @@ def test_finish_evidence_cuts_the_stream_when_the_commit_fails() -> None:
     assert events[-2]["error"]["code"] == "audit_unavailable" and events[-1] == "[DONE]"
     finishes = [e["choices"][0].get("finish_reason") for e in events if "choices" in e]
     assert "stop" not in finishes  # the exchange never completes without its evidence
+
+
+def test_a_lone_record_commits_on_the_loop_and_queues_while_the_writer_is_busy(
+    tmp_path: Path,
+) -> None:
+    from anyio import CapacityLimiter
+
+    from hegui.audit import RecordKind, write_key
+    from hegui.gateway._evidence import Evidence
+
+    write_key(SigningKey.generate("ed25519"), tmp_path / "keys")
+    ledger = open_ledger(None, tmp_path)
+    evidence = Evidence(ledger, load_policy("cn"), b"k" * 32, CapacityLimiter(2))
+    writing = ledger._writer()._writing  # held by the writer thread while it commits
+
+    async def main() -> tuple[bool, bool, bool]:
+        alone = evidence.prepare(RecordKind.REQUEST, "r-1", "anonymous", {"texts": ["a"]})
+        alone.start(here=True)
+        durable_at_once = alone.done.done()  # no await: committed on this thread
+        with writing:  # the writer is busy: the record is queued, not written here
+            queued = evidence.prepare(RecordKind.REQUEST, "r-2", "anonymous", {"texts": ["b"]})
+            queued.start(here=True)
+            queued.start(here=True)  # a second start does nothing
+            await asyncio.sleep(0.05)
+            waited = not queued.done.done()
+        await asyncio.wait_for(queued.done, 5)
+        return durable_at_once, waited, queued.done.exception() is None
+
+    assert asyncio.run(main()) == (True, True, True)
+    ids = [ledger.read(i).record.request_id for i in range(2)]  # type: ignore[union-attr]
+    assert ids == ["r-1", "r-2"] and ledger.verify().ok
+    ledger.close()

@@ -117,6 +117,15 @@ class Ledger:
         """
         return self._writer().submit_future([self._prepare(record)])
 
+    def append_here(self, record: AuditRecord) -> Receipt | None:
+        """Store one record on the calling thread if the writer is idle, else ``None``.
+
+        ``None`` means nothing was written: append the record another way. A failed
+        commit raises ``AuditWriteError``, as ``append`` does.
+        """
+        receipts = self._writer().commit_here([self._prepare(record)])
+        return None if receipts is None else receipts[0]
+
     def append_many(self, records: Iterable[AuditRecord]) -> list[Receipt]:
         """Store records in order in one commit; all or none."""
         return self._writer().submit([self._prepare(r) for r in records])

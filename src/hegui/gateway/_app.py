@@ -181,8 +181,13 @@ class GatewayApp(Starlette):
             handler = _HOT_ROUTES.get(scope["path"])
             if handler is not None:
                 scope["app"] = self
-                response = await handler(Request(scope, receive))
-                await response(scope, receive, send)
+                state: GatewayState = self.state.gateway
+                state.in_flight += 1
+                try:
+                    response = await handler(Request(scope, receive))
+                    await response(scope, receive, send)
+                finally:
+                    state.in_flight -= 1
                 return
         await super().__call__(scope, receive, send)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -16,6 +15,7 @@ from hegui.audit import RecordKind
 from hegui.detect import Action, Finding
 from hegui.gateway._control import SUSPENDED
 from hegui.gateway._errors import GatewayError, unavailable
+from hegui.gateway._evidence import Recording
 from hegui.gateway._guard import (
     check_offered_tools,
     guard_input,
@@ -150,18 +150,24 @@ async def _chat(request: Request, state: GatewayState, legacy: bool) -> Response
     verdict = await _scan_input(state, body, legacy, len(raw))
     streaming = bool(body.get("stream"))
     if streaming and not verdict.blocked:
-        # The request record goes to the ledger first: its commit is the longest step
-        # before the first byte, and it runs while the upstream starts. stream_answer
-        # sends no byte of the answer before it is durable, and only an error if it fails.
-        recorded = evidence.begin(
+        # The request record's commit runs while the upstream starts. Under load (or with
+        # ``finish`` evidence, where the answer flows during the commit) it is queued for
+        # the ledger's group commit now; with ``first_byte`` evidence a lone request
+        # commits it on this thread once the upstream request is sent (``Recording.start``).
+        # stream_answer sends no byte of the answer before the record is durable when the
+        # config says so, and only an error if it fails.
+        recording = evidence.prepare(
             RecordKind.REQUEST, rid, who, {"texts": verdict.texts}, verdict.findings
         )
+        if state.in_flight > 1 or state.config.stream_evidence != "first_byte":
+            recording.start()
         try:
             return await _open_stream(
-                request, state, body, rid=rid, who=who, legacy=legacy, recorded=recorded
+                request, state, body, rid=rid, who=who, legacy=legacy, recording=recording
             )
         except BaseException:
-            await recorded  # a ledger failure (503) wins over the upstream's own error
+            recording.start()
+            await recording.done  # a ledger failure (503) wins over the upstream's own error
             raise
     await evidence.record(RecordKind.REQUEST, rid, who, {"texts": verdict.texts}, verdict.findings)
     await _throttle(state, rid, who, verdict.blocked)
@@ -199,25 +205,27 @@ async def _open_stream(
     rid: str,
     who: str,
     legacy: bool,
-    recorded: asyncio.Future[None],
+    recording: Recording,
 ) -> Response:
     """Start the upstream stream and the guarded response (the request is not blocked)."""
     _, _, labeler, evidence, upstream = state.ready()
     await _throttle(state, rid, who, False)
     unlabeled = wants_unlabeled(request, who, state.config)
     if unlabeled:
+        recording.start()  # the request's record first
         await evidence.record(RecordKind.LABEL, rid, who, {"unlabeled_output": True})
     forward = {**body, "stream": True}
     forward.pop("stream_options", None)
     label: dict[str, str] = {}
 
-    def sign_label() -> None:  # while the upstream starts: a signature costs no latency there
+    def while_waiting() -> None:  # the upstream is starting: work done here costs no latency
+        recording.start(here=True)
         label.update(labeler.implicit(rid))
 
-    stream = await upstream.open_stream(forward, legacy=legacy, while_waiting=sign_label)
+    stream = await upstream.open_stream(forward, legacy=legacy, while_waiting=while_waiting)
     job = StreamJob(state, rid, who, str(body.get("model") or ""), label, unlabeled)
     job.legacy = legacy
-    job.recorded = recorded
+    job.recorded = recording.done
     return SseResponse(stream_answer(job, stream), headers={"X-AIGC": labeler.header(label)})
 
 

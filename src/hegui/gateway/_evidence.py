@@ -77,6 +77,43 @@ def _settle(done: asyncio.Future[None], appended: asyncio.Future[Any]) -> None:
         done.set_result(None)
 
 
+class Recording:
+    """A record on its way to the ledger; ``done`` resolves once it is durable (or 503)."""
+
+    __slots__ = ("_ledger", "_record", "done")
+
+    def __init__(
+        self, done: asyncio.Future[None], ledger: Ledger | None, record: AuditRecord | None
+    ) -> None:
+        self.done = done
+        self._ledger = ledger
+        self._record = record
+
+    def start(self, *, here: bool = False) -> None:
+        """Write the record; later calls do nothing.
+
+        ``here``: commit on this thread, blocking it for one commit, when the ledger's
+        writer is idle. For a lone request that is the shortest way to a durable record:
+        the hand-off to the writer thread waits for a free core and the GIL, which on a
+        machine also running the upstream takes longer than the commit. Otherwise (or
+        when ``here`` is false) the record is queued for the writer's next group commit.
+        """
+        ledger, record = self._ledger, self._record
+        if ledger is None or record is None:
+            return
+        self._ledger = self._record = None
+        try:
+            if here and ledger.append_here(record) is not None:
+                self.done.set_result(None)
+                return
+            appended = ledger.append_future(record)
+        except Exception:  # any ledger failure refuses the request; the reason stays local
+            log.exception("the audit ledger refused a record")
+            self.done.set_exception(_refused())
+            return
+        appended.add_done_callback(functools.partial(_settle, self.done))
+
+
 class Evidence:
     """Writes records to a ledger (awaiting its group commit); ``None`` writes nothing."""
 
@@ -116,12 +153,25 @@ class Evidence:
         """Queue one record now; the future fails with 503 if the ledger cannot keep it.
 
         The record reaches the ledger's writer before this returns, so its commit runs
-        while the caller goes on (the gateway opens the upstream meanwhile).
+        while the caller goes on.
         """
+        recording = self.prepare(kind, request_id, who, content, findings)
+        recording.start()
+        return recording.done
+
+    def prepare(
+        self,
+        kind: RecordKind,
+        request_id: str,
+        who: str,
+        content: Any,
+        findings: Sequence[Finding] = (),
+    ) -> Recording:
+        """One record, built now and written when ``Recording.start`` is called."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self.ledger is None:
             done.set_result(None)
-            return done
+            return Recording(done, None, None)
         try:
             record = AuditRecord(
                 kind=kind,
@@ -132,13 +182,11 @@ class Evidence:
                 findings=[f.to_dict() for f in findings],  # type: ignore[misc]
                 content=content,
             )
-            appended = self.ledger.append_future(record)
-        except Exception:  # any ledger failure refuses the request; the reason stays local
+        except Exception:  # a record the ledger cannot take refuses the request
             log.exception("the audit ledger refused a record")
             done.set_exception(_refused())
-            return done
-        appended.add_done_callback(functools.partial(_settle, done))
-        return done
+            return Recording(done, None, None)
+        return Recording(done, self.ledger, record)
 
     async def record(
         self,

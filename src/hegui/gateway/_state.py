@@ -46,6 +46,8 @@ class GatewayState:
     """Tool names the model may be offered and may call (``None``: any)."""
     warnings: list[str] = field(default_factory=list)
     """What the operator should know at start (shown by ``/healthz``)."""
+    in_flight: int = 0
+    """Completion requests being served, from their arrival to the end of the answer."""
 
     def ready(self) -> tuple[Scanner, Scanner, Labeler, Evidence, Upstream]:
         """The parts a chat request needs, or 503 naming what is missing."""
