@@ -208,21 +208,3 @@ def test_commit_here_runs_on_the_callers_thread_only_while_the_writer_is_idle() 
     committer.close()
     with pytest.raises(AuditWriteError, match="closed"):
         committer.commit_here([5])
-
-
-def test_append_here_and_queued_appends_build_one_tree(tmp_path: Path) -> None:
-    ledger = Ledger(
-        open_store(str(tmp_path / "audit.db")), Keyring({}, SigningKey.generate("ed25519"))
-    )
-    receipts = []
-    for i in range(40):
-        record = AuditRecord(kind="request", request_id=str(i))
-        here = ledger.append_here(record) if i % 2 else None
-        receipts.append(here if here is not None else ledger.append(record))
-    assert [r.index for r in receipts] == list(range(40))
-    for receipt in receipts[5:9]:  # appended here and queued alike
-        stored = ledger.read(receipt.index)
-        assert stored.leaf_hash == receipt.leaf_hash
-        assert stored.record is not None and stored.record.request_id == str(receipt.index)
-    assert ledger.verify().ok
-    ledger.close()

@@ -77,6 +77,40 @@ def test_concurrent_appends_build_one_tree(ledger: Ledger) -> None:
     assert report.ok and report.tree_size == 200
 
 
+def test_appends_here_and_from_threads_build_one_tree(ledger: Ledger) -> None:
+    """``append_here`` commits on the caller's thread when the writer is idle and says
+    ``None`` (nothing written) when it is not; mixed with other appends, one tree."""
+    errors: list[BaseException] = []
+
+    def work(t: int) -> None:
+        try:
+            for i in range(25):
+                ledger.append(_record(t * 100 + i))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for thread in threads:
+        thread.start()
+    here, queued = [], 0
+    for i in range(60):
+        record = _record(1000 + i)
+        receipt = ledger.append_here(record)
+        if receipt is None:
+            queued += 1
+            receipt = ledger.append(record)
+        else:
+            here.append(receipt)
+        stored = ledger.read(receipt.index)
+        assert stored.leaf_hash == receipt.leaf_hash
+        assert stored.record is not None and stored.record.request_id == f"r{1000 + i}"
+    for thread in threads:
+        thread.join()
+    assert not errors and here  # the writer was idle at least once
+    report = ledger.verify()
+    assert report.ok and report.tree_size == 160
+
+
 def test_reopened_ledger_continues_the_same_tree(handle: StoreHandle, keyring: Keyring) -> None:
     with Ledger(handle.open(), keyring) as first:
         _fill(first, 7)
