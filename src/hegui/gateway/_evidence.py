@@ -142,23 +142,6 @@ class Evidence:
             hashed = self._principals[who] = hash_principal(who, self.key)
         return hashed
 
-    def begin(
-        self,
-        kind: RecordKind,
-        request_id: str,
-        who: str,
-        content: Any,
-        findings: Sequence[Finding] = (),
-    ) -> asyncio.Future[None]:
-        """Queue one record now; the future fails with 503 if the ledger cannot keep it.
-
-        The record reaches the ledger's writer before this returns, so its commit runs
-        while the caller goes on.
-        """
-        recording = self.prepare(kind, request_id, who, content, findings)
-        recording.start()
-        return recording.done
-
     def prepare(
         self,
         kind: RecordKind,
@@ -200,4 +183,6 @@ class Evidence:
 
         Awaited on the loop: concurrent requests share one commit, no thread each.
         """
-        await self.begin(kind, request_id, who, content, findings)
+        recording = self.prepare(kind, request_id, who, content, findings)
+        recording.start()
+        await recording.done
