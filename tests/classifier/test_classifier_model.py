@@ -93,7 +93,7 @@ def test_windows_match_the_detector(tiny_model: ClassifierModel) -> None:
     state = _WindowState(ClassifierDetector(tiny_model, Action.FLAG))
     seen = []
     for s, e in tiny_model.segments(text):
-        state.push((s, text[s:e]), tiny_model)
+        state.push([(s, text[s:e])], tiny_model)
         if any(ch.isalnum() for ch in text[s:e]):
             last = state.recent[-1]
             seen.append((state.recent[0].start, last.start + len(last.text)))
@@ -285,3 +285,60 @@ def test_stance_cues_are_stored_and_old_models_read_without_them(
     del meta["features"]["stance_cues"]  # a model saved before the option existed
     (tmp_path / "model.json").write_text(json.dumps(meta), encoding="utf-8")
     assert ClassifierModel.load(tmp_path).params == tiny_model.params
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        FeatureParams(bits=17, window_sum=True, quote_tag=True, stance_cues=3),
+        FeatureParams(bits=12),
+        FeatureParams(bits=12, char_min=2, char_max=3, word_max=3, quote_tag=True, stance_cues=2),
+    ],
+)
+def test_segments_hashed_together_give_each_segment_its_own_buckets(
+    params: FeatureParams,
+) -> None:
+    from hegui.detect._classifier_features import buckets_many
+
+    texts = [
+        "别再叫人“X”了。不是所有人都这样！",
+        'say "ab" c. And "unclosed',
+        "「引号」里外“未闭合\n第二段“又一个”。",
+        "",
+        " ",
+        "a",
+        "How do I kill a Python process? Use kill -9.",
+        "一" * 300,
+    ]
+    for text in texts:
+        segs = [text[s:e] for s, e in segments(text, 256)] or [text]
+        assert len(segs) > 1 or len(text) < 12  # the joined path, not the one-segment one
+        ids, owner = buckets_many(segs, params)
+        for k, seg in enumerate(segs):
+            assert sorted(ids[owner == k].tolist()) == sorted(buckets(seg, params).tolist())
+
+
+def test_parts_of_many_segments_match_one_at_a_time(
+    tiny_model: ClassifierModel,
+) -> None:
+    segs = ["How do I kill a Python process?", "用Python写一个例子。", "", "别叫人“X”。"]
+    totals, squares = tiny_model.parts(segs)
+    for k, seg in enumerate(segs):
+        one, sq = tiny_model.part(buckets(seg, tiny_model.params))
+        alone, sq_alone = tiny_model.parts([seg])
+        # the same to the bit, alone or with others: a stream and a whole text agree
+        assert totals[k].tolist() == one.tolist() == alone[0].tolist()
+        assert squares[k] == sq == sq_alone[0]
+
+
+def test_verdict_and_sarcasm_cues_checked_by_hand_keep_their_meaning() -> None:
+    from hegui.detect._classifier_cues import cue_names
+
+    assert "verdict" in cue_names("这是歧视")
+    assert "verdict" not in cue_names("这不是歧视")
+    assert "verdict" not in cue_names("并非是偏见")
+    assert "verdict" in cue_names("这不就是歧视吗")  # 是歧视 after 就
+    assert "verdict" in cue_names("不是歧视,是偏见")  # the second one counts
+    for marks in ("真的吗??", "好!!!", "嗯🙄"):
+        assert "sarcasm" in cue_names(marks)
+    assert "sarcasm" not in cue_names("真的吗?好!")

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "packs" / "cn" / "classifier"
 """Folder of the model that ships with hegui (trained by ``bench/classifier.py --train``)."""
 _CONTENT = re.compile(r"\w")
+_NO_IDS: IntArray = np.zeros(0, dtype=np.int64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,11 +116,8 @@ class ClassifierDetector:
 
     def scan(self, text: str) -> list[Finding]:
         """Findings of every sentence window of a whole text (same windows as a stream)."""
-        state = _WindowState(self)
-        found: list[Finding] = []
-        for start, end in self.model.segments(text):
-            found.extend(state.push((start, text[start:end]), self.model))
-        return found
+        segs = [(start, text[start:end]) for start, end in self.model.segments(text)]
+        return _WindowState(self).push(segs, self.model)
 
     def stream(self) -> _ClassifierStream:
         """Fresh per-stream state."""
@@ -142,18 +140,40 @@ class _WindowState:
         self.cjk += sign * seg.cjk
         self.latin += sign * seg.latin
         if seg.part is not None:
-            self.total += sign * seg.part[0]
+            (np.add if sign > 0 else np.subtract)(self.total, seg.part[0], out=self.total)
             self.sq += sign * seg.part[1]
 
-    def push(self, seg: tuple[int, str], model: ClassifierModel) -> list[Finding]:
-        start, text = seg
-        ids = buckets(text, model.params)
-        part = model.part(ids) if model.params.window_sum else None
-        self.recent.append(_Segment(start, text, ids, part, *script_counts(text)))
-        self._count(self.recent[-1], 1)
+    def push(self, segs: Sequence[tuple[int, str]], model: ClassifierModel) -> list[Finding]:
+        """Findings of the windows that the segments ``segs`` (start, text) close, in order.
+
+        The segments are featurised and scored together (``ClassifierModel.parts``);
+        the windows are then walked one segment at a time.
+        """
+        if not segs:
+            return []
+        texts = [t for _, t in segs]
+        if model.params.window_sum:
+            totals, squares = model.parts(texts)
+            parts: list[tuple[FloatArray, float] | None] = [
+                (totals[k], float(squares[k])) for k in range(len(texts))
+            ]
+            ids: list[IntArray] = [_NO_IDS] * len(texts)
+        else:
+            parts = [None] * len(texts)
+            ids = [buckets(t, model.params) for t in texts]
+        found: list[Finding] = []
+        for (start, text), i, part, scripts in zip(
+            segs, ids, parts, map(script_counts, texts), strict=True
+        ):
+            found += self._window(_Segment(start, text, i, part, *scripts), model)
+        return found
+
+    def _window(self, seg: _Segment, model: ClassifierModel) -> list[Finding]:
+        self.recent.append(seg)
+        self._count(seg, 1)
         while len(self.recent) > 1 and self.chars > model.windowing.window_chars:
             self._count(self.recent.popleft(), -1)
-        if not _CONTENT.search(text):
+        if not _CONTENT.search(seg.text):
             return []
         if model.params.window_sum:
             probs = model.summed(self.total, self.sq)
@@ -174,12 +194,12 @@ class _ClassifierStream:
         # ``start`` is always the first character of the unfinished segment
         model = self.det.model
         win = model.windowing
-        found: list[Finding] = []
+        segs: list[tuple[int, str]] = []
         pos = start
         while (end := segment_end(buf, pos, win.max_segment, final, win.min_segment)) is not None:
-            found.extend(self.state.push((offset + pos, buf[pos:end]), model))
+            segs.append((offset + pos, buf[pos:end]))
             pos = end
-        return found, pos
+        return self.state.push(segs, model), pos
 
 
 @detector("classifier")

@@ -46,7 +46,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
         (
             "verdict",
-            r"(?<!不)(?<!非)(?:是|就是|属于|纯属|叫做|才是|本身就是|明显是|明明就是|无非是|都是)"
+            r"(?:是|就是|属于|纯属|叫做|才是|本身就是|明显是|明明就是|无非是|都是)"
             r"(?:一种)?(?:歧视|偏见|刻板印象|地域黑|以偏概全|贴标签|双标|污名|"
             r"不公平|不尊重|无知|荒谬|可笑|站不住脚|没道理|不成立|伤人|冒犯|甩锅)",
         ),
@@ -88,7 +88,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             "sarcasm",
             r"(?:呵呵|不愧是|真不愧|真行|好一个|真厉害|厉害了|真是厉害|佩服|666|绝了|"
             r"真有你的|真是优秀|太优秀|真聪明|好棒棒|棒棒哒|了不起|不服不行|真会|"
-            r"妙啊|可真是|真是难为|辛苦你了|高情商|好大的|🙄|🙂|😅|\?{2,}|!{2,})",
+            r"妙啊|可真是|真是难为|辛苦你了|高情商|好大的)",
         ),
         (
             "own_group",
@@ -103,6 +103,11 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
     )
 )
+_NOT_AFTER = {"verdict": "不非"}
+"""A cue that does not count right after one of these characters (不是歧视 is no verdict);
+checked by hand, since a look-behind keeps ``re`` from its fast literal scan."""
+_MARKS = {"sarcasm": ("??", "!!", "🙄", "🙂", "😅")}
+"""Substrings that fire a cue besides its pattern (plain ``in`` tests, faster than ``re``)."""
 _QUOTE = re.compile('[“”‘’「」『』"]')
 _PAIRS = (
     ("quote+reject", ("quoted", ("refuse_speech", "judged_saying", "verdict", "verdict_bare"))),
@@ -122,7 +127,8 @@ _PAIRS = (
 
 def cue_names(folded: str) -> list[str]:
     """Names of the stance cues in one folded segment, each once."""
-    found = {name for name, rule in _RULES if rule.search(folded)}
+    found = {name for name, rule in _PLAIN if rule.search(folded)}
+    found.update(name for name, rule in _SPECIAL if _fires(name, rule, folded))
     if not found:
         return []
     if _QUOTE.search(folded):
@@ -132,6 +138,20 @@ def cue_names(folded: str) -> list[str]:
             found.add(pair)
     found.discard("quoted")  # the quote marks are n-grams already; only the pairs add
     return sorted(found)
+
+
+_PLAIN = tuple((n, r) for n, r in _RULES if n not in _NOT_AFTER and n not in _MARKS)
+_SPECIAL = tuple((n, r) for n, r in _RULES if n in _NOT_AFTER or n in _MARKS)
+
+
+def _fires(name: str, rule: re.Pattern[str], folded: str) -> bool:
+    if any(mark in folded for mark in _MARKS.get(name, ())):
+        return True
+    m = rule.search(folded)
+    banned = _NOT_AFTER.get(name, "")
+    while m is not None and m.start() > 0 and folded[m.start() - 1] in banned:
+        m = rule.search(folded, m.start() + 1)
+    return m is not None
 
 
 CUES = tuple(name for name, _ in _RULES) + tuple(name for name, _ in _PAIRS)

@@ -47,6 +47,8 @@ EXAMPLES = (
     "examples_a5.jsonl",
     "examples_stance_more_zh.jsonl",
     "examples_xstest_kinds_en.jsonl",
+    "examples_stance_round4_zh.jsonl",
+    "examples_xstest_kinds_more_en.jsonl",
 )
 """Project-written rows (columns ``text``, ``risk``), one source each."""
 
@@ -220,12 +222,14 @@ SHIPPED_CONFIG = TrainConfig(
         "xstest": 0.04,
         "examples_contrast_en.jsonl": 0.04,
         "examples_xstest_kinds_en.jsonl": 0.04,
+        "examples_xstest_kinds_more_en.jsonl": 0.04,
         "jade-v3": 0.07,
     },
     source_weights={
         "examples_bias_zh.jsonl": STANCE_WEIGHT,
         "examples_stance_zh.jsonl": STANCE_WEIGHT,
         "examples_stance_more_zh.jsonl": STANCE_WEIGHT,
+        "examples_stance_round4_zh.jsonl": STANCE_WEIGHT,
     },
 )
 """Training settings of the shipped model (``hegui classifier train --recipe cn``).

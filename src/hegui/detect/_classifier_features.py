@@ -13,7 +13,9 @@ are ``1 + log(count)``. A window of several segments is either the sum of its
 segments' vectors divided by the root of the sum of their squared norms
 (``window_sum``: each segment is scored once, however many windows hold it), or one
 vector of the counts over the whole window, L2-normalised. Training and inference call
-the same functions, so a model never sees features built another way. The hash is a
+the same functions, so a model never sees features built another way; the detector
+hashes the segments of a text together (``buckets_many``), which gives each segment
+exactly the buckets ``buckets`` gives it. The hash is a
 polynomial over code points (CRC-32 for words): stable across processes, unlike
 ``hash()``.
 """
@@ -23,7 +25,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +36,8 @@ from hegui.detect._classifier_cues import cue_names
 _WS = re.compile(r"\s+")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _PRIME = np.uint64(0x100000001B3)
+_PRIME_INT = int(_PRIME)
+_MASK64 = (1 << 64) - 1
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits are well mixed
 _TERM = re.compile(r"[。！？!?\n]|\.(?=\s)")
 _WORD_TAG = 1 << 40  # keeps word hashes apart from character n-gram hashes
@@ -147,6 +151,107 @@ def buckets(segment: str, params: FeatureParams) -> IntArray:
     """Hash bucket of every n-gram of one segment (repeats kept; n-grams never cross)."""
     hashed = _hashes(fold(segment), params)
     return ((hashed * _GOLDEN) >> np.uint64(64 - params.bits)).astype(np.int64)
+
+
+def buckets_many(segments: Sequence[str], params: FeatureParams) -> tuple[IntArray, IntArray]:
+    """Bucket ids of the n-grams of several segments at once, and the segment of each.
+
+    Per segment, the same ids as ``buckets`` (in another order): the segments' code
+    points are hashed in one array and n-grams that would cross a segment are dropped,
+    so a long text costs a fixed number of numpy calls instead of a few per segment.
+    """
+    if len(segments) == 1:  # nothing to cross
+        ids = buckets(segments[0], params)
+        return ids, np.zeros(len(ids), dtype=np.int64)
+    folded = [fold(s) for s in segments]
+    codes = np.frombuffer(
+        "".join(f"\x02{f}\x03" for f in folded).encode("utf-32-le"), dtype=np.uint32
+    ).astype(np.uint64)
+    lengths = np.array([len(f) + 2 for f in folded], dtype=np.int64)
+    seg = np.repeat(np.arange(len(folded), dtype=np.int64), lengths)
+    ends = np.cumsum(lengths)
+    edge = np.zeros(len(codes), dtype=np.bool_)  # the start and end markers
+    edge[ends - lengths] = True
+    edge[ends - 1] = True
+    quoted = (
+        _quoted_many(codes, ends - lengths, lengths)
+        if params.quote_tag and any(_QUOTE_CHARS.search(f) for f in folded)
+        else None
+    )
+    parts: list[npt.NDArray[np.uint64]] = []
+    owners: list[IntArray] = []
+    h = codes + np.uint64(1)
+    if params.char_min <= 1:
+        keep = ~edge
+        parts.append(h[keep])
+        owners.append(seg[keep])
+        if quoted is not None:
+            parts.append(h[quoted] + _QUOTE_TAG)
+            owners.append(seg[quoted])
+    inside = quoted
+    for n in range(2, params.char_max + 1):
+        h = h[:-1] * _PRIME + codes[n - 1 :] + np.uint64(n)
+        if inside is not None and quoted is not None:
+            inside = inside[:-1] & quoted[n - 1 :]
+        if n < params.char_min:
+            continue
+        same = seg[: len(h)] == seg[n - 1 :]  # the n-gram lies in one segment
+        parts.append(h[same])
+        owners.append(seg[: len(h)][same])
+        if inside is not None:
+            both = same & inside
+            parts.append(h[both] + _QUOTE_TAG)
+            owners.append(seg[: len(h)][both])
+    extra: list[int] = []
+    extra_owner: list[int] = []
+    for k, f in enumerate(folded):
+        extra += _word_and_cue_hashes(f, params)
+        extra_owner += [k] * (len(extra) - len(extra_owner))
+    if extra:
+        parts.append(np.array(extra, dtype=np.uint64))
+        owners.append(np.array(extra_owner, dtype=np.int64))
+    hashed = np.concatenate(parts)
+    ids = ((hashed * _GOLDEN) >> np.uint64(64 - params.bits)).astype(np.int64)
+    return ids, np.concatenate(owners)
+
+
+def _word_and_cue_hashes(folded: str, params: FeatureParams) -> list[int]:
+    """The hashes ``_hashes`` gives the word n-grams and stance cues of one folded segment.
+
+    Plain Python integers, wrapped to 64 bits as numpy's ``uint64`` wraps: for the
+    few words and cues of a segment this is faster than building small arrays.
+    """
+    found: list[int] = []
+    if params.word_max and (words := _WORD.findall(folded)):
+        w1 = [zlib.crc32(x.encode()) + _WORD_TAG for x in words]
+        found += w1
+        w = w1
+        for n in range(2, min(params.word_max, len(words)) + 1):
+            tag = n * _WORD_TAG
+            w = [
+                (a * _PRIME_INT + b + tag) & _MASK64
+                for a, b in zip(w[:-1], w1[n - 1 :], strict=True)
+            ]
+            found += w
+    if params.stance_cues and (cues := cue_names(folded)):
+        found += [zlib.crc32(c.encode()) + _CUE_TAG for c in cues] * params.stance_cues
+    return found
+
+
+def _quoted_many(codes: npt.NDArray[np.uint64], starts: IntArray, lengths: IntArray) -> BoolArray:
+    """``_quoted`` of each segment of a joined array (depth and ``"`` parity restart)."""
+    opens = (codes[:, None] == _OPEN).any(axis=1)
+    closes = (codes[:, None] == _CLOSE).any(axis=1)
+    depth = np.cumsum(opens, dtype=np.int64) - np.cumsum(closes, dtype=np.int64)
+    toggles = np.cumsum(codes == _TOGGLE, dtype=np.int64)
+    # the running totals just before each segment, subtracted within it
+    base_depth = np.where(starts > 0, depth[starts - 1], 0)
+    base_toggle = np.where(starts > 0, toggles[starts - 1], 0)
+    depth -= np.repeat(base_depth, lengths)
+    toggles -= np.repeat(base_toggle, lengths)
+    out: BoolArray = (depth > 0) | (toggles % 2 == 1)
+    out[starts + lengths - 1] = False
+    return out
 
 
 def counts(bucket_ids: IntArray) -> tuple[IntArray, FloatArray]:

@@ -23,6 +23,7 @@ from hegui.detect._classifier_features import (
     FloatArray,
     IntArray,
     buckets,
+    buckets_many,
     counts,
     is_latin,
     script_counts,
@@ -99,7 +100,7 @@ class ClassifierModel:
     def logits(self, bucket_ids: IntArray) -> FloatArray:
         """Raw scores of one window given the bucket ids of all its n-grams."""
         idx, val = vectorize(bucket_ids)
-        out: FloatArray = val @ self._dense[idx] + self.bias
+        out: FloatArray = val @ self._dense.take(idx, axis=0) + self.bias
         return out
 
     def probabilities(self, bucket_ids: IntArray) -> FloatArray:
@@ -109,7 +110,43 @@ class ClassifierModel:
     def part(self, bucket_ids: IntArray) -> tuple[FloatArray, float]:
         """One segment's share of a summed window: its unnormalised scores and squared norm."""
         idx, val = counts(bucket_ids)
-        return val @ self._dense[idx], float(np.dot(val, val))
+        return val @ self._dense.take(idx, axis=0), float(np.dot(val, val))
+
+    def parts(self, segments: Sequence[str]) -> tuple[FloatArray, npt.NDArray[np.float64]]:
+        """``part`` of several segments at once: their scores (one row each) and squared norms.
+
+        The segments are hashed and counted in one pass (``buckets_many``); each
+        segment's scores are then the same product as ``part``'s, so a segment scores
+        the same to the bit whether it comes alone (a stream chunk) or with others.
+        """
+        n = len(segments)
+        totals = np.zeros((n, len(self.classes)), dtype=np.float32)
+        squares = np.zeros(n, dtype=np.float64)
+        ids, owner = buckets_many(segments, self.params)
+        if n == 1:
+            idx, val = counts(ids)
+            totals[0] = val @ self._dense.take(idx, axis=0)
+            squares[0] = float(np.dot(val, val))
+            return totals, squares
+        bits = self.params.bits
+        key = np.sort((owner << bits) | ids)
+        if not len(key):
+            return totals, squares
+        first = np.empty(len(key), dtype=np.bool_)
+        first[0] = True
+        np.not_equal(key[1:], key[:-1], out=first[1:])
+        starts = np.flatnonzero(first)
+        runs = np.diff(np.append(starts, len(key)))
+        vals = (1.0 + np.log(runs)).astype(np.float32)
+        distinct = key[starts]
+        bounds = np.searchsorted(distinct >> bits, np.arange(n + 1)).tolist()
+        idx = distinct & ((1 << bits) - 1)
+        for k in range(n):
+            a, b = bounds[k], bounds[k + 1]
+            val = vals[a:b].copy()
+            totals[k] = val @ self._dense.take(idx[a:b], axis=0)
+            squares[k] = float(np.dot(val, val))
+        return totals, squares
 
     def summed(self, total: npt.NDArray[np.float64], sq: float) -> FloatArray:
         """Per-class probability of a window from the sums of its segments' ``part``s."""
