@@ -41,6 +41,73 @@ def test_shingles_never_span_two_texts() -> None:
     assert flat.tolist() == alone[0] + alone[1]
 
 
+def _rolling(text: str, ngram: int) -> list[int]:
+    """The shingle hash as first defined: a 32-bit rolling polynomial over code points."""
+    prime, top, out, h = 0x01000193, pow(0x01000193, ngram - 1, 1 << 32), [], 0
+    for i, ch in enumerate(text):
+        if i >= ngram:
+            h = (h - ord(text[i - ngram]) * top) % (1 << 32)
+        h = (h * prime + ord(ch)) % (1 << 32)
+        if i >= ngram - 1:
+            out.append(h)
+    return out
+
+
+FIXED_FIRST_ROW = [93743617, 1811986846, 3223028924, 3239208972]
+"""rensa 0.5's first four signature values of the first text of the sliced-signature
+test: a rensa release that changes them changes every near-duplicate decision (and
+spec.json's package versions)."""
+
+SHINGLE_TEXTS = [
+    "",
+    "abcd",
+    "abcde",
+    "héllo wörld, ümlaut",  # one byte per code point
+    "中文文本" * 300 + "混合 text",  # two bytes, longer than a block of windows
+    "emoji 😀 and 𠀋 beyond the BMP",  # four bytes
+    "\U0010ffff" * 9 + "\x00" * 6,
+    "x" * 2049,
+]
+
+
+@pytest.mark.parametrize("ngram", [1, 2, 5, 9])
+def test_shingle_hashes_are_the_rolling_polynomial(ngram: int) -> None:
+    flat, offsets = shingle_hashes(SHINGLE_TEXTS, ngram)
+    want = [h for text in SHINGLE_TEXTS for h in _rolling(text, ngram)]
+    assert flat.tolist() == want
+    assert [int(x) for x in offsets[1:] - offsets[:-1]] == [
+        max(len(t) - ngram + 1, 0) for t in SHINGLE_TEXTS
+    ]
+
+
+def test_shingle_hashes_refuse_bad_input() -> None:
+    from hegui.detect._fastscan import shingle_hashes as raw
+
+    with pytest.raises(ValueError):
+        raw(["abc"], 0)
+    with pytest.raises(TypeError):
+        raw(["abc", b"abc"], 2)  # type: ignore[list-item]
+
+
+def test_signatures_in_slices_match_one_rensa_call() -> None:
+    """Signatures are computed RENSA_ROWS documents per rensa call: the same rows as
+    one call over the whole batch (fixed input, short and empty texts among them)."""
+    import rensa
+
+    from hegui.corpus._minhash import RENSA_ROWS
+
+    rng = random.Random(11)
+    texts = [_article(rng, rng.randrange(0, 80)) for _ in range(3 * RENSA_ROWS + 7)]
+    sig, has = signatures(texts, PARAMS)
+    flat, offsets = shingle_hashes(texts, PARAMS.ngram)
+    whole = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
+        flat, offsets, PARAMS.num_perm, PARAMS.seed
+    ).to_rows()
+    assert sig.tolist() == [list(row) for row in whole]
+    assert has.tolist() == [len(t) >= PARAMS.ngram for t in texts]
+    assert sig[0, :4].tolist() == FIXED_FIRST_ROW
+
+
 def test_signature_agreement_estimates_jaccard_similarity() -> None:
     rng = random.Random(7)
     base = _article(rng)

@@ -80,6 +80,8 @@ def write_duplicates(path: Path, dups: Duplicates, docs: dict[str, Any], sources
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from hegui.corpus._arrow import inferred_strings, numeric
+
     idx = np.arange(len(dups.exact_of))
     exact = dups.exact_of != idx
     near = (dups.near_of != idx) & ~exact
@@ -88,14 +90,16 @@ def write_duplicates(path: Path, dups: Duplicates, docs: dict[str, Any], sources
     src = docs["source"]
     table = pa.table(
         {
-            "source": [sources[s] for s in src[rows]],
-            "file": [docs["file"][i] for i in rows],
-            "line": docs["line"][rows],
-            "kind": ["exact" if e else "near" for e in exact[rows]],
-            "of_source": [sources[s] for s in src[of]],
-            "of_file": [docs["file"][i] for i in of],
-            "of_line": docs["line"][of],
-            "similarity": np.where(exact[rows], 1.0, dups.similarity[rows]).round(4),
+            "source": inferred_strings([sources[s] for s in src[rows]]),
+            "file": inferred_strings([docs["file"][i] for i in rows]),
+            "line": numeric(docs["line"][rows], np.int64, pa.int64()),
+            "kind": inferred_strings(["exact" if e else "near" for e in exact[rows]]),
+            "of_source": inferred_strings([sources[s] for s in src[of]]),
+            "of_file": inferred_strings([docs["file"][i] for i in of]),
+            "of_line": numeric(docs["line"][of], np.int64, pa.int64()),
+            "similarity": numeric(
+                np.where(exact[rows], 1.0, dups.similarity[rows]).round(4), np.float64, pa.float64()
+            ),
         }
     )
     pq.write_table(table, path, compression="zstd")

@@ -70,10 +70,10 @@ class LocalExecutor:
                 done(stats)
 
 
-PRELOAD = ("hegui.corpus._worker", "pyarrow.parquet", "rensa", "pandas")
-"""What a worker imports, loaded once in the fork server. pandas is not used here, but
-pyarrow, where pandas is installed, imports it on its first conversion of Python
-objects (a third of a CPU second); a missing one is skipped."""
+PRELOAD = ("hegui.corpus._worker", "pyarrow.parquet", "rensa")
+"""What a worker imports, loaded once in the fork server (a missing one is skipped).
+pandas is not among them: the worker builds its Arrow arrays without pyarrow's pandas
+probe (``hegui.corpus._arrow``), so no process of a run imports it."""
 
 
 def _context() -> multiprocessing.context.BaseContext:

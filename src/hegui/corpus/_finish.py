@@ -53,6 +53,8 @@ def load_docs(run_dir: Path, plan: Plan, manifest: Manifest, params: DedupParams
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from hegui.corpus._arrow import to_numpy
+
     order = {src.id: i for i, src in enumerate(manifest.sources)}
     tables, sigs, source, shard = [], [], [], []
     for number, sh in enumerate(plan.shards):
@@ -81,12 +83,12 @@ def load_docs(run_dir: Path, plan: Plan, manifest: Manifest, params: DedupParams
     return Docs(
         source=np.concatenate(source),
         shard=np.concatenate(shard),
-        seq=table.column("seq").to_numpy(),
-        line=table.column("line").to_numpy(),
+        seq=to_numpy(table.column("seq"), np.int64),
+        line=to_numpy(table.column("line"), np.int64),
         file=table.column("file").to_pylist(),
         ids=table.column("id").to_pylist(),
         status=np.asarray(table.column("status").to_pylist(), dtype=str),
-        hashes=table.column("hash").to_numpy(),
+        hashes=to_numpy(table.column("hash"), np.uint64),
         sig=np.concatenate(sigs).reshape(-1, params.num_perm),
     )
 

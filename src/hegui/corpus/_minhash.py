@@ -3,8 +3,9 @@
 A document's shingles are its overlapping ``ngram``-character windows (characters,
 not words, so Chinese and English are treated alike). Their hashes are computed for
 a whole batch at once in C (``hegui.detect._fastscan``) and handed to rensa, which
-builds the MinHash signatures in Rust. Banding, candidate verification and clustering
-run over the signatures of the whole corpus once every shard is done.
+builds the MinHash signatures in Rust on the calling thread (see ``RENSA_ROWS``).
+Banding, candidate verification and clustering run over the signatures of the whole
+corpus once every shard is done.
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
 _KEY_PRIME = np.uint64(0x100000001B3)  # FNV-1 64-bit prime, for band keys
+RENSA_ROWS = 255
+"""Documents per call to rensa. From 256 rows on (its default), rensa spreads a call
+over a thread per core (rayon), which on a busy machine costs more CPU than it saves
+and competes with the other worker processes; a call of fewer rows stays on the
+calling thread. The signatures are the same either way."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +62,9 @@ def shingle_hashes(texts: list[str], ngram: int) -> tuple[U64, U64]:
     Row ``i`` is ``flat[offsets[i]:offsets[i + 1]]``; a text shorter than ``ngram``
     characters has no shingles. The hash is a 32-bit polynomial over code points (FNV-1
     prime; 224 collisions among 1.5 million distinct shingles measured, which moves no
-    similarity estimate), rolled over each text in C; rensa hashes it again for each
-    permutation, so it needs no mixing here.
+    similarity estimate), computed in C window by window (``hegui.detect._fastscan``:
+    the same values as a rolling hash, several windows per instruction); rensa hashes
+    it again for each permutation, so it needs no mixing here.
     """
     flat, offsets = _shingles(texts, ngram)
     return np.frombuffer(flat, dtype=np.uint64), np.frombuffer(offsets, dtype=np.uint64)
@@ -75,12 +82,15 @@ def signatures(texts: list[str], params: DedupParams) -> tuple[U32, npt.NDArray[
     has = offsets[1:] > offsets[:-1]
     if not len(texts):
         return np.zeros((0, params.num_perm), dtype=np.uint32), has
-    matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
-        flat, offsets, params.num_perm, params.seed
-    )
     values = array("I")  # rensa hands rows back as lists; array.extend is the fast copy
-    for row in matrix.to_rows():
-        values.extend(row)
+    for start in range(0, len(texts), RENSA_ROWS):
+        stop = min(start + RENSA_ROWS, len(texts))
+        part = offsets[start : stop + 1]
+        matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
+            flat[int(part[0]) : int(part[-1])], part - part[0], params.num_perm, params.seed
+        )
+        for row in matrix.to_rows():
+            values.extend(row)
     sig = np.frombuffer(values, dtype=np.uint32).reshape(len(texts), params.num_perm)
     return sig, has
 

@@ -81,38 +81,43 @@ def _schemas() -> dict[str, Any]:
 
 
 def _tables(scan: ShardScan) -> dict[str, Any]:
+    """The shard's three tables, built from buffers (``hegui.corpus._arrow``)."""
     import pyarrow as pa
 
+    from hegui.corpus._arrow import mask, numeric, string_lists, strings, struct_lists, utf8
+
     schemas = _schemas()
+    attrs_schema = schemas["attributes"]
+    n = len(scan.status)
     base = {
-        "seq": pa.array(np.arange(len(scan.status), dtype=np.int64)),
-        "file": pa.array(scan.file, type=pa.string()),
-        "line": pa.array(scan.line, type=pa.int64()),
-        "id": pa.array(scan.id, type=pa.string()),
+        "seq": numeric(np.arange(n, dtype=np.int64), np.int64, pa.int64()),
+        "file": strings(scan.file),
+        "line": numeric(scan.line, np.int64, pa.int64()),
+        "id": strings(scan.id),
     }
     attrs = base | {
-        "bytes": pa.array(scan.bytes, type=pa.int64()),
-        "chars": pa.array(scan.chars, type=pa.int64()),
-        "cjk": scan.cjk(),
-        "status": pa.array(scan.status, type=pa.string()),
-        "hash": scan.hashes(),
-        "risks": scan.risks,
-        "findings": scan.findings_rows,
+        "bytes": numeric(scan.bytes, np.int64, pa.int64()),
+        "chars": numeric(scan.chars, np.int64, pa.int64()),
+        "cjk": numeric(scan.cjk(), np.float32, pa.float32()),
+        "status": strings(scan.status),
+        "hash": numeric(scan.hashes(), np.uint64, pa.uint64()),
+        "risks": string_lists(scan.risks),
+        "findings": struct_lists(scan.findings_rows, attrs_schema.field("findings").type),
     }
-    # encoded by the worker already (str.encode never yields invalid UTF-8): reinterpret
-    base["text"] = pa.array(scan.text, type=pa.binary()).view(pa.string())
+    # encoded by the worker already (str.encode never yields invalid UTF-8)
+    base["text"] = utf8(scan.text)
     rejected = np.asarray(scan.status, dtype=object) == "rejected"
     reasons = [scan.reasons[int(i)] for i in np.flatnonzero(rejected)]
     if reasons:  # else every document is in the cleaned shard: no copy to make
-        drop, keep = pa.array(rejected), pa.array(~rejected)
+        drop, keep = mask(rejected), mask(~rejected)
         cleaned = {k: v.filter(keep) for k, v in base.items()}
         dropped = {k: v.filter(drop) for k, v in base.items()}
     else:
         cleaned, dropped = base, {k: v.slice(0, 0) for k, v in base.items()}
     return {
-        "attributes": pa.table(attrs, schema=schemas["attributes"]),
+        "attributes": pa.table(attrs, schema=attrs_schema),
         "cleaned": pa.table(cleaned, schema=schemas["cleaned"]),
-        "rejected": pa.table(dropped | {"reasons": reasons}, schema=schemas["rejected"]),
+        "rejected": pa.table(dropped | {"reasons": strings(reasons)}, schema=schemas["rejected"]),
     }
 
 

@@ -140,16 +140,18 @@ def export_review(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from hegui.corpus._arrow import inferred_strings
+
     positions, digest = review_sample(docs, size, seed)
     if _existing_digest(run_dir) == digest:
         return digest
     table = pa.table(
         {
-            "key": [f"R{i + 1:05d}" for i in range(len(positions))],
-            "source": [sources[int(docs.source[p])] for p in positions],
-            "location": _where(docs, positions),
-            "id": [docs.ids[p] for p in positions],
-            "automated": [str(docs.status[p]) for p in positions],
+            "key": inferred_strings([f"R{i + 1:05d}" for i in range(len(positions))]),
+            "source": inferred_strings([sources[int(docs.source[p])] for p in positions]),
+            "location": inferred_strings(_where(docs, positions)),
+            "id": inferred_strings([docs.ids[p] for p in positions]),
+            "automated": inferred_strings([str(docs.status[p]) for p in positions]),
         }
     )
     pq.write_table(table, run_dir / SAMPLE, compression="zstd")

@@ -813,11 +813,45 @@ static PyObject *first_of(PyObject *Py_UNUSED(mod), PyObject *args) {
     return PyLong_FromSsize_t(found);
 }
 
-/* shingle_hashes(texts, ngram) -> (hashes, offsets): for every text, a 32-bit
+/* shingle_hashes(texts, ngram) -> (hashes, offsets): for every text, the 32-bit
    polynomial hash (FNV-1 prime, wrapping) of each window of `ngram` code points,
+       d[i] * P^(n-1) + d[i+1] * P^(n-2) + ... + d[i+n-1]   (mod 2^32),
    widened to uint64 and laid out one text after another; offsets (uint64, one more
    than there are texts) say where each text's hashes begin. A text shorter than
-   `ngram` has none. The MinHash signatures of hegui.corpus are built on these. */
+   `ngram` has none. The MinHash signatures of hegui.corpus are built on these.
+   A rolling hash would be one long chain of dependent multiplications, one link per
+   character; here each window is summed on its own, term by term over a block of
+   windows, so the compiler runs 8 windows per instruction (AVX2 where the CPU has it). */
+#define WINDOWS 1024 /* windows summed together: 4 KB of partial sums stay in L1 */
+
+/* an AVX2 copy of each kernel, chosen at load time (GCC, x86, glibc: it needs ifunc) */
+#if defined(__GNUC__) && !defined(__clang__) && (defined(__x86_64__) || defined(__i386__)) && defined(__GLIBC__)
+#define CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define CLONES
+#endif
+
+#define KERNEL(NAME, T)                                                          \
+    CLONES static void NAME(const T *d, Py_ssize_t windows, int ngram,         \
+                            const uint32_t *weight, uint64_t *out) {           \
+        uint32_t acc[WINDOWS];                                                 \
+        for (Py_ssize_t base = 0; base < windows; base += WINDOWS) {           \
+            Py_ssize_t m = windows - base < WINDOWS ? windows - base : WINDOWS; \
+            const T *p = d + base;                                             \
+            for (Py_ssize_t i = 0; i < m; i++) acc[i] = (uint32_t)p[i] * weight[0]; \
+            for (int k = 1; k < ngram; k++) {                                  \
+                const T *q = p + k;                                            \
+                uint32_t w = weight[k];                                        \
+                for (Py_ssize_t i = 0; i < m; i++) acc[i] += (uint32_t)q[i] * w; \
+            }                                                                  \
+            for (Py_ssize_t i = 0; i < m; i++) out[base + i] = acc[i];         \
+        }                                                                      \
+    }
+
+KERNEL(windows_ucs1, Py_UCS1)
+KERNEL(windows_ucs2, Py_UCS2)
+KERNEL(windows_ucs4, Py_UCS4)
+
 static PyObject *shingle_hashes(PyObject *Py_UNUSED(mod), PyObject *args) {
     PyObject *texts;
     int ngram;
@@ -830,41 +864,38 @@ static PyObject *shingle_hashes(PyObject *Py_UNUSED(mod), PyObject *args) {
         Py_ssize_t len = PyUnicode_GET_LENGTH(text);
         if (len >= ngram) total += len - ngram + 1;
     }
+    uint32_t *weight = PyMem_Malloc((size_t)ngram * sizeof(uint32_t));
+    if (!weight) return PyErr_NoMemory();
+    /* weight[k] = P^(ngram-1-k): the oldest code point of a window has the highest power */
+    weight[ngram - 1] = 1;
+    for (int k = ngram - 2; k >= 0; k--) weight[k] = weight[k + 1] * 0x01000193u;
     PyObject *hashes = PyBytes_FromStringAndSize(NULL, total * (Py_ssize_t)sizeof(uint64_t));
     PyObject *offsets = PyBytes_FromStringAndSize(NULL, (count + 1) * (Py_ssize_t)sizeof(uint64_t));
-    if (!hashes || !offsets) { Py_XDECREF(hashes); Py_XDECREF(offsets); return NULL; }
+    if (!hashes || !offsets) {
+        Py_XDECREF(hashes);
+        Py_XDECREF(offsets);
+        PyMem_Free(weight);
+        return NULL;
+    }
     uint64_t *out = (uint64_t *)PyBytes_AS_STRING(hashes);
     uint64_t *off = (uint64_t *)PyBytes_AS_STRING(offsets);
-    const uint32_t prime = 0x01000193u;
-    uint32_t top = 1; /* prime ** (ngram - 1): the weight of a window's oldest code point */
-    for (int k = 1; k < ngram; k++) top *= prime;
     Py_ssize_t at = 0;
     for (Py_ssize_t t = 0; t < count; t++) {
         PyObject *text = PyList_GET_ITEM(texts, t);
         off[t] = (uint64_t)at;
         Py_ssize_t len = PyUnicode_GET_LENGTH(text);
         if (len < ngram) continue;
+        Py_ssize_t windows = len - ngram + 1;
         const void *data = PyUnicode_DATA(text);
-        /* rolling: drop the oldest code point's term, shift, add the newest */
         switch (PyUnicode_KIND(text)) {
-#define ROLL(T)                                                                \
-    {                                                                          \
-        const T *d = (const T *)data;                                          \
-        uint32_t h = 0;                                                        \
-        for (int k = 0; k < ngram; k++) h = h * prime + d[k];                  \
-        out[at++] = h;                                                         \
-        for (Py_ssize_t i = ngram; i < len; i++) {                             \
-            h = (h - d[i - ngram] * top) * prime + d[i];                       \
-            out[at++] = h;                                                     \
-        }                                                                      \
-    }
-        case PyUnicode_1BYTE_KIND: ROLL(Py_UCS1) break;
-        case PyUnicode_2BYTE_KIND: ROLL(Py_UCS2) break;
-        default: ROLL(Py_UCS4) break;
-#undef ROLL
+        case PyUnicode_1BYTE_KIND: windows_ucs1(data, windows, ngram, weight, out + at); break;
+        case PyUnicode_2BYTE_KIND: windows_ucs2(data, windows, ngram, weight, out + at); break;
+        default: windows_ucs4(data, windows, ngram, weight, out + at); break;
         }
+        at += windows;
     }
     off[count] = (uint64_t)at;
+    PyMem_Free(weight);
     return Py_BuildValue("(NN)", hashes, offsets);
 }
 
