@@ -154,3 +154,62 @@ def test_bad_arguments_are_rejected() -> None:
         Matcher(TABLE, [""], b"\x00", 1)
     with pytest.raises(IndexError):
         Matcher(TABLE, ["a"], b"\x00", 1).scan("abc", 9)
+
+
+# Latin text: where two ASCII characters begin, the scan skips positions whose first two
+# characters are no term, whose first three begin none (the prefilter keeps five bits of
+# each, so "p0q" and "00q" collide) and whose first is no one-character term. Terms of
+# two, three and more characters, ASCII and mixed; texts longer than the last few
+# characters, which the scan handles apart.
+LATIN_PATTERNS = ["th", "the", "then", "hen", "p0q", "00q", "zi炸", "x", "nthe", "q", "enz"]
+LATIN_PIECES = ["th", "e", "n", "the", "hen", "p0", "00", "q", "zi", "炸", "x", "ab", "Z"]
+LATIN_PIECES += [" ", " ", ".", "\n", "\u200b", "ｔ", "tHe"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    text=st.lists(st.sampled_from(LATIN_PIECES), min_size=4, max_size=60).map("".join),
+    word=st.lists(st.booleans(), min_size=len(LATIN_PATTERNS), max_size=len(LATIN_PATTERNS)),
+    max_gap=st.integers(0, 2),
+)
+def test_matcher_equals_oracle_in_latin_text(text: str, word: list[bool], max_gap: int) -> None:
+    folded = [fold_term(TABLE, p) for p in LATIN_PATTERNS]
+    hits, _ = Matcher(TABLE, folded, bytes(word), max_gap).scan(text)
+    assert set(hits) == oracle(text, folded, word, max_gap)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.lists(st.sampled_from(LATIN_PIECES), min_size=4, max_size=40).map("".join),
+    word=st.lists(st.booleans(), min_size=len(LATIN_PATTERNS), max_size=len(LATIN_PATTERNS)),
+    cut=st.integers(0, 120),
+)
+def test_partial_scan_of_latin_text_reports_only_decided_hits(
+    text: str, word: list[bool], cut: int
+) -> None:
+    folded = [fold_term(TABLE, p) for p in LATIN_PATTERNS]
+    m = Matcher(TABLE, folded, bytes(word), 2, bytes(p == "then" for p in LATIN_PATTERNS))
+    partial, safe = m.scan(text[:cut], 0, False)
+    full = set(m.scan(text)[0])
+    assert set(partial) <= full
+    assert {h for h in full if h[0] < safe} <= set(partial)
+
+
+def test_a_lexicon_of_thousands_of_terms_is_still_exact() -> None:
+    """Filters are sized to the lexicon: a large one must not lose terms either."""
+    words = [f"{a}{b}{c}{d}" for a in "bcdfg" for b in "aeiou" for c in "lmnrst" for d in "aeiou"]
+    han = [f"炸{chr(0x4E00 + i)}" for i in range(2000)]
+    patterns = words + han
+    text = " ".join(words[::7]) + "。" + "".join(han[::5]) + " xbalax " + words[-1].upper()
+    hits, _ = Matcher(TABLE, patterns, bytes(len(patterns)), 3).scan(text)
+    assert set(hits) == oracle(text, patterns, [False] * len(patterns), 3)
+
+
+def test_latin_text_full_of_term_beginnings_is_still_exact() -> None:
+    """The ASCII prefilter stops when most places pass it; what follows is still found."""
+    folded = [fold_term(TABLE, p) for p in LATIN_PATTERNS]
+    word = [i % 2 == 0 for i in range(len(folded))]
+    text = "thenthen " * 1500 + "p0q zi炸 x enz. THE p0 q"  # 3 places in 4 pass
+    hits, _ = Matcher(TABLE, folded, bytes(word), 2).scan(text)
+    assert set(hits) == oracle(text, folded, word, 2)
+    assert max(h[0] for h in hits) > len(text) - 20

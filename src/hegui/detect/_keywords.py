@@ -149,6 +149,13 @@ class CompiledLexicon:
     ) -> tuple[list[tuple[int, int, int]], list[tuple[int, int]], int]:
         """Keyword hits and allowlist spans in ``text[start:]``, and the safe index."""
         raw, safe = self.matcher.scan(text, start, final)
+        keyword, allow = self.split(raw)
+        return keyword, allow, safe
+
+    def split(
+        self, raw: list[tuple[int, int, int]]
+    ) -> tuple[list[tuple[int, int, int]], list[tuple[int, int]]]:
+        """The matcher's hits sorted into keyword hits and allowlist spans."""
         keyword: list[tuple[int, int, int]] = []
         allow: list[tuple[int, int]] = []
         for s, e, pid in raw:
@@ -157,7 +164,7 @@ class CompiledLexicon:
                 allow.append((s, e))
             if info.entries:
                 keyword.append((s, e, pid))
-        return keyword, allow, safe
+        return keyword, allow
 
 
 class _AllowIndex:
@@ -250,7 +257,10 @@ class LexiconDetector:
 
     def scan(self, text: str) -> list[Finding]:
         """All keyword findings in a whole text."""
-        hits, allow, _ = self.compiled.hits(text)
+        raw, _ = self.compiled.matcher.scan(text)
+        if not raw:
+            return []  # most texts match nothing: the call is then the whole cost
+        hits, allow = self.compiled.split(raw)
         return self._findings(text, hits, allow, 0)
 
     def stream(self) -> _LexiconStream:

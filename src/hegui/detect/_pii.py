@@ -180,7 +180,7 @@ def _candidates(text: str, recs: tuple[Recognizer, ...], pos: int) -> list[PiiMa
     seeds = _Seeds(text, pos)
     out: list[PiiMatch] = []
     for rec in recs:
-        windows = seeds.windows(rec.seed, rec.seed_back)
+        windows = seeds.windows(rec.seed, rec.seed_back, rec.seed_lead)
         if windows:
             out.extend(rec._scan(text, windows))
     return out

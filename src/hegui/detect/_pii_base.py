@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from hegui.detect._fastscan import digit_runs, first_of
+
 
 @dataclass(frozen=True, slots=True)
 class PiiMatch:
@@ -65,6 +67,9 @@ class Recognizer:
         viable: Optional extra test for matches in progress: it must match all of
             the text from a possible start to the end of the text, and it matches
             every beginning of a candidate (with the characters read after it).
+        seed_lead: For a regex ``seed``: ASCII characters one of which begins every
+            hit, so the search starts at the first of them and is skipped in a text
+            without any (empty: no such promise).
     """
 
     kind: str
@@ -76,6 +81,7 @@ class Recognizer:
     alphabet: frozenset[str]
     start: re.Pattern[str]
     viable: re.Pattern[str] | None = None
+    seed_lead: str = ""
 
     def find(self, text: str) -> list[PiiMatch]:
         """Return all validated matches of this kind, sorted by start.
@@ -104,7 +110,9 @@ class Recognizer:
         Returns:
             The matches, sorted by start.
         """
-        return self._scan(text, _Seeds(text, pos).windows(self.seed, self.seed_back))
+        return self._scan(
+            text, _Seeds(text, pos).windows(self.seed, self.seed_back, self.seed_lead)
+        )
 
     def _scan(self, text: str, windows: list[tuple[int, int]]) -> list[PiiMatch]:
         out: list[PiiMatch] = []
@@ -149,7 +157,6 @@ class Recognizer:
 
 
 _DIGIT_RUN: Final = re.compile(r"[0-9]+")
-_DIGIT_RUN3: Final = re.compile(r"[0-9][0-9][0-9][0-9]*")  # fastest spelling in CPython
 
 
 class _Seeds:
@@ -163,20 +170,21 @@ class _Seeds:
         self._runs: Runs | None = None
         self._cache: dict[tuple[Seed, int], list[tuple[int, int]]] = {}
 
-    def _hits(self, seed: Seed) -> list[int]:
+    def _hits(self, seed: Seed, lead: str) -> list[int]:
         if isinstance(seed, re.Pattern):
-            return [m.start() for m in seed.finditer(self._text, self._pos)]
-        if self._runs is None:
-            self._runs = [m.span() for m in _DIGIT_RUN3.finditer(self._text, self._pos)]
+            at = first_of(self._text, lead, self._pos) if lead else self._pos
+            return [m.start() for m in seed.finditer(self._text, at)] if at >= 0 else []
+        if self._runs is None:  # the spans of re.finditer("[0-9]{3,}"), found in C
+            self._runs = digit_runs(self._text, self._pos)
         return seed(self._text, self._runs)
 
-    def windows(self, seed: Seed, back: int) -> list[tuple[int, int]]:
+    def windows(self, seed: Seed, back: int, lead: str = "") -> list[tuple[int, int]]:
         """Disjoint closed intervals holding every possible candidate start."""
         key = (seed, back)
         out = self._cache.get(key)
         if out is None:
             out = []
-            for hit in self._hits(seed):
+            for hit in self._hits(seed, lead):
                 lo = max(self._pos, hit - back)
                 if out and lo <= out[-1][1] + 1:
                     out[-1] = (out[-1][0], hit)

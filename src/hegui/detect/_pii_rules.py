@@ -415,6 +415,7 @@ def _build() -> dict[str, Recognizer]:
             validate=_valid_email,
             seed=re.compile("@"),
             seed_back=64,
+            seed_lead="@",
             alphabet=frozenset(_DIGITS + _UPPER + _LOWER + "._%+-@"),
             start=_start(_EMAIL_LOCAL_CHARS + "@", _EMAIL_LOCAL_CHARS),
             viable=re.compile(rf"[{_EMAIL_LOCAL_CHARS}]{{0,64}}(?:@[A-Za-z0-9.-]{{0,255}})?"),
@@ -428,6 +429,7 @@ def _build() -> dict[str, Recognizer]:
             validate=_valid_ipv6,
             seed=re.compile("::|:[0-9A-Fa-f]{1,4}:"),
             seed_back=4,
+            seed_lead=":",
             alphabet=frozenset(_HEX + ":."),
             start=_start("0-9A-Za-z:.", "0-9A-Fa-f:"),
         ),
@@ -438,6 +440,7 @@ def _build() -> dict[str, Recognizer]:
             validate=_valid_ipv4,
             seed=re.compile(r"\.[0-9]"),  # the first dot, 1-3 characters in
             seed_back=3,
+            seed_lead=".",
             alphabet=frozenset(_DIGITS + "."),
             start=_start("0-9A-Za-z.", "0-9"),
         ),

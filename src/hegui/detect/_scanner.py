@@ -65,8 +65,9 @@ class Scanner:
         """All findings of all detectors in a whole text, ordered by position."""
         found: list[Finding] = []
         for d in self.detectors:
-            found.extend(d.scan(text))
-        found.sort(key=_order)
+            found += d.scan(text)
+        if len(found) > 1:
+            found.sort(key=_order)
         return found
 
     def stream(self) -> StreamScanner:
