@@ -151,7 +151,7 @@ def _select(kinds: Iterable[str] | None) -> tuple[Recognizer, ...]:
 
 def _plan(kinds: Iterable[str] | None) -> tuple[tuple[Recognizer, ...], frozenset[str]]:
     """The recognizers for ``kinds`` and every character that can end a live match."""
-    return _plan_cached(None if kinds is None else tuple(kinds))
+    return _plan_cached(kinds if kinds is None or type(kinds) is tuple else tuple(kinds))
 
 
 @lru_cache(maxsize=64)
@@ -223,8 +223,8 @@ def find_pii(text: str, kinds: Iterable[str] | None = None, *, start: int = 0) -
     Raises:
         ValueError: If ``kinds`` names an unknown kind.
     """
-    recs = _select(kinds)
-    return _resolve(_candidates(text, recs, start))
+    candidates = _candidates(text, _select(kinds), start)
+    return _resolve(candidates) if candidates else []  # most texts hold no candidate
 
 
 def holdback_start(text: str, kinds: Iterable[str] | None = None, *, start: int = 0) -> int:

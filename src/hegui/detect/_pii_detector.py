@@ -27,7 +27,6 @@ class PiiDetector:
         self.actions = dict(actions)
         self.kinds = tuple(self.actions)
         self.risk = risk
-        self._recognizers = _pii._select(self.kinds)
 
     def _finding(self, m: _pii.PiiMatch, offset: int) -> Finding:
         return Finding(
@@ -43,12 +42,7 @@ class PiiDetector:
 
     def scan(self, text: str) -> list[Finding]:
         """All PII findings in a whole text."""
-        # find_pii(text, self.kinds) without re-planning the kinds on every call: most
-        # texts hold no candidate at all, and then the call is the whole cost.
-        candidates = _pii._candidates(text, self._recognizers, 0)
-        if not candidates:
-            return []
-        return [self._finding(m, 0) for m in _pii._resolve(candidates)]
+        return [self._finding(m, 0) for m in _pii.find_pii(text, self.kinds)]
 
     def stream(self) -> _PiiStream:
         """Fresh per-stream state."""
