@@ -42,7 +42,8 @@ def _atomic(path: Path, write: Callable[[Path], object]) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     write(tmp)
-    digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+    with tmp.open("rb") as fh:  # in chunks: no copy of a whole shard file in memory
+        digest = hashlib.file_digest(fh, "sha256").hexdigest()
     os.replace(tmp, path)
     return digest
 
@@ -85,6 +86,7 @@ def _tables(scan: ShardScan) -> dict[str, Any]:
     import pyarrow as pa
 
     from hegui.corpus._arrow import mask, numeric, string_lists, strings, struct_lists, utf8
+    from hegui.corpus._worker import REJECTED
 
     schemas = _schemas()
     attrs_schema = schemas["attributes"]
@@ -104,9 +106,7 @@ def _tables(scan: ShardScan) -> dict[str, Any]:
         "risks": string_lists(scan.risks),
         "findings": struct_lists(scan.findings_rows, attrs_schema.field("findings").type),
     }
-    # encoded by the worker already (str.encode never yields invalid UTF-8)
-    base["text"] = utf8(scan.text)
-    rejected = np.asarray(scan.status, dtype=object) == "rejected"
+    rejected = np.asarray(scan.status, dtype=object) == REJECTED
     reasons = [scan.reasons[int(i)] for i in np.flatnonzero(rejected)]
     if reasons:  # else every document is in the cleaned shard: no copy to make
         drop, keep = mask(rejected), mask(~rejected)
@@ -114,6 +114,8 @@ def _tables(scan: ShardScan) -> dict[str, Any]:
         dropped = {k: v.filter(drop) for k, v in base.items()}
     else:
         cleaned, dropped = base, {k: v.slice(0, 0) for k, v in base.items()}
+    # encoded by the worker already (str.encode never yields invalid UTF-8), and apart
+    cleaned["text"], dropped["text"] = utf8(scan.text), utf8(scan.rejected_text)
     return {
         "attributes": pa.table(attrs, schema=attrs_schema),
         "cleaned": pa.table(cleaned, schema=schemas["cleaned"]),

@@ -106,8 +106,11 @@ class ShardScan:
     """Scans the documents of one shard and keeps their columns and counts.
 
     Columns are plain lists, one entry per document, turned into Arrow arrays once per
-    shard. ``text`` holds UTF-8 bytes: what goes to the cleaned shard (masked where the
-    pack says mask) and, for rejected documents, the original text.
+    shard. ``text`` holds the UTF-8 bytes of what goes to the cleaned shard (masked
+    where the pack says mask), one entry per document not rejected, in order;
+    ``rejected_text`` the original text of each rejected document. Kept apart from the
+    start, the cleaned text is written as it is, not filtered out of a copy of all
+    text (a tenth of a CPU second per 64 MB shard).
     """
 
     def __init__(self, job: Job, shard: Shard) -> None:
@@ -124,6 +127,7 @@ class ShardScan:
         self.risks: list[list[str]] = []
         self.findings_rows: list[list[dict[str, Any]]] = []
         self.text: list[bytes] = []
+        self.rejected_text: list[bytes] = []
         self.reasons: dict[int, str] = {}
         self.findings: Counter[str] = Counter()
         self.docs_with: Counter[str] = Counter()
@@ -152,7 +156,7 @@ class ShardScan:
         detect, blake2b, batch = self.detect, hashlib.blake2b, self.batch
         file, line, ids, nbytes, chars = self.file, self.line, self.id, self.bytes, self.chars
         digest, status, risks, rows = self.digest, self.status, self.risks, self.findings_rows
-        text_out, pending = self.text, self.pending
+        text_out, rejected_out, pending = self.text, self.rejected_text, self.pending
         for number, text, doc_id in docs:
             if not text or text.isspace():
                 self.empty += 1
@@ -178,14 +182,18 @@ class ShardScan:
                 status.append(judged)
                 risks.append(sorted({f.risk for f in found}))
                 rows.append([_finding_row(f) for f in found])
-                if judged == CLEANED:
+                if judged == REJECTED:
+                    rejected_out.append(raw)
+                elif judged == CLEANED:
                     masks = [f for f in found if f.action is Action.MASK]
-                    raw = apply_actions(text, masks)[0].encode("utf-8")
+                    text_out.append(apply_actions(text, masks)[0].encode("utf-8"))
+                else:
+                    text_out.append(raw)
             else:
                 status.append(KEPT)
                 risks.append(_NONE)
                 rows.append(_NONE)
-            text_out.append(raw)
+                text_out.append(raw)
             pending += size
             if pending >= BATCH_CHARS or len(batch) >= BATCH_DOCS:
                 self.flush()
