@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from hegui.cli import app
 from hegui.corpus import LocalExecutor, ScanOptions, diff_runs, record_run, scan_corpus
-from hegui.corpus._gates import seeded_sample, verdict, wilson
+from hegui.corpus._gates import lowest, priorities, seeded_sample, verdict, wilson
 
 
 def _scan(folder: Path, sources: list[dict], **card: str) -> Path:
@@ -109,6 +109,25 @@ def test_seeded_samples_are_stable_and_independent() -> None:
     assert not np.array_equal(a, seeded_sample(10_000, 4000, 2026, "forum"))
     assert not np.array_equal(a, seeded_sample(10_000, 4000, 7, "web"))
     assert seeded_sample(30, 4000, 2026, "web").tolist() == list(range(30))
+
+
+def test_review_priorities_give_a_uniform_sample_named_by_place_not_order() -> None:
+    files = ["a.jsonl"] * 6000 + ["b/c.jsonl"] * 6000
+    lines = np.concatenate([np.arange(1, 6001), np.arange(1, 6001)])
+    prio = priorities(files, lines, 2026, "manual-review")
+    picked = lowest(prio, 1200)
+    assert len(picked) == 1200 and np.all(np.diff(picked) > 0)  # distinct, in corpus order
+    # the same documents in another order (another shard cut, another worker) get the
+    # same priorities, so the same documents are drawn
+    shuffle = np.random.default_rng(1).permutation(len(files))
+    again = priorities([files[i] for i in shuffle], lines[shuffle], 2026, "manual-review")
+    assert np.array_equal(again, prio[shuffle])
+    assert not np.array_equal(prio, priorities(files, lines, 7, "manual-review"))
+    # uniform: 1,200 of 12,000 over 12 blocks of 1,000 documents, about 100 each
+    per_block = np.bincount(picked // 1000, minlength=12)
+    chi2 = float(((per_block - 100.0) ** 2 / 100.0).sum())
+    assert chi2 < 31.3, per_block  # chi-square, 11 degrees of freedom, p = 0.001
+    assert lowest(prio[:30], 4000).tolist() == list(range(30))
 
 
 def test_wilson_interval_and_verdict() -> None:

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import openpyxl
+import pyarrow.parquet as pq
 import pytest
 from corpus_support import FAST, ILLEGAL, PHONE, filler, source, write_jsonl, write_manifest
 from typer.testing import CliRunner
@@ -47,6 +48,54 @@ def test_sheet_is_a_seeded_blind_sample_with_pii_masked(run: Path) -> None:
     assert "rejected" not in flat and "cleaned" not in flat  # no automated verdict shown
     summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
     assert summary["manual"]["status"] == "pending" and summary["manual"]["sample_size"] == 42
+
+
+def _review_corpus(tmp_path: Path) -> Path:
+    texts = [filler(i) for i in range(240)]
+    texts[7] = f"{ILLEGAL} {PHONE}"  # rejected, and the sheet masks its phone number
+    texts[100] = PHONE
+    write_jsonl(tmp_path / "a.jsonl", texts)
+    return write_manifest(tmp_path, [source("a", "a.jsonl")])
+
+
+def test_the_sheet_is_the_same_from_kept_texts_and_from_the_shards(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hegui.corpus import _worker
+
+    manifest = _review_corpus(tmp_path)
+    # many small shards, each keeping fewer texts than its share: most sampled
+    # documents come from the shards' kept texts, the rest from their cleaned and
+    # rejected files
+    monkeypatch.setattr(_worker, "REVIEW_SPARE", 0.6)
+    monkeypatch.setattr(_worker, "REVIEW_MIN", 0)
+    opts = ScanOptions(detectors=FAST, manual_sample=120, shard_mb=0.004)
+    out = tmp_path / "run"
+    result = scan_corpus(manifest, out, opts, LocalExecutor(1))
+    assert result.shards_total >= 8
+    kept = sum(pq.read_metadata(p).num_rows for p in (out / "review").rglob("*.parquet"))
+    assert 0 < kept < 120
+    mixed = _sheet(out)
+    for path in [*(out / "review").rglob("*.parquet"), out / "review.xlsx"]:
+        path.unlink()  # every text now comes from the shards' files
+    scan_corpus(manifest, out, opts, LocalExecutor(1))
+    assert _sheet(out) == mixed and len(mixed) == 121
+    texts = [str(row[3]) for row in mixed[1:]]
+    assert all("13812345678" not in t for t in texts)
+    masked_illegal = [t for t in texts if t.startswith(ILLEGAL)]
+    assert len(masked_illegal) == 1 and "*" in masked_illegal[0]
+
+
+def test_the_review_sample_does_not_depend_on_the_shards(tmp_path: Path) -> None:
+    manifest = _review_corpus(tmp_path)
+    where = []
+    for shard_mb in (0.004, 64.0):
+        out = tmp_path / f"run-{shard_mb}"
+        opts = ScanOptions(detectors=FAST, manual_sample=50, shard_mb=shard_mb)
+        scan_corpus(manifest, out, opts, LocalExecutor(1))
+        where.append(pq.read_table(out / "review_sample.parquet").column("location").to_pylist())
+        assert len(_sheet(out)) == 51
+    assert where[0] == where[1] and len(set(where[0])) == 50
 
 
 def test_a_smaller_sheet_cannot_meet_the_pack_minimum(tmp_path: Path) -> None:

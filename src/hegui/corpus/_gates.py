@@ -6,8 +6,10 @@ sample, automated sample); nothing here is a threshold of its own.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import zlib
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
     from hegui.policy import CorpusRules
 
 I64 = npt.NDArray[np.int64]
+U64 = npt.NDArray[np.uint64]
 
 METHOD_DETECTORS = {"keyword": "lexicon", "classifier": "classifier"}
 """Pack method names (GB/T 45654 wording) -> the hegui detector that implements them."""
@@ -42,6 +45,48 @@ def seeded_sample(n: int, k: int, seed: int, label: str) -> I64:
         return np.arange(n, dtype=np.int64)
     rng = np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(label.encode())]))
     return np.sort(rng.choice(n, size=k, replace=False)).astype(np.int64)
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / golden ratio, odd: spreads line numbers
+
+
+def _mix64(x: U64) -> U64:
+    """The SplitMix64 finaliser (Steele, Lea & Flood 2014), element-wise, wrapping."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def priorities(files: Sequence[str], lines: I64, seed: int, label: str) -> U64:
+    """A pseudo-random 64-bit priority for each document, from where it is and the seed.
+
+    A document is named by its input file (as reported, relative to the manifest) and
+    its line or row, so its priority does not depend on which shard or worker read it,
+    nor on the other documents. The ``k`` documents of lowest priority are a uniform
+    random sample of ``k`` without replacement (a bottom-k sample): a worker can keep
+    its shard's candidates as it scans, and the sample of the whole corpus is the
+    lowest ``k`` of theirs.
+    """
+    salt = np.random.SeedSequence([seed, zlib.crc32(label.encode())]).generate_state(2, np.uint64)
+    names: dict[str, np.uint64] = {}
+    for name in dict.fromkeys(files):
+        digest = hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest()
+        names[name] = np.uint64(int.from_bytes(digest, "little"))
+    keys = np.fromiter((names[f] for f in files), dtype=np.uint64, count=len(files))
+    with np.errstate(over="ignore"):
+        mixed = _mix64(keys ^ salt[0])
+        return _mix64(mixed ^ (np.asarray(lines, dtype=np.uint64) * _GOLDEN) ^ salt[1])
+
+
+def lowest(prio: U64, k: int) -> I64:
+    """Positions of the ``min(k, n)`` lowest priorities, in position order.
+
+    Ties (two equal 64-bit values) go to the lower position.
+    """
+    if k >= len(prio):
+        return np.arange(len(prio), dtype=np.int64)
+    order = np.lexsort((np.arange(len(prio)), prio))[:k]
+    return np.sort(order).astype(np.int64)
 
 
 def rate(hits: int, n: int) -> dict[str, Any]:

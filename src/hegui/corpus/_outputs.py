@@ -1,4 +1,4 @@
-"""A shard's files: attributes, cleaned and rejected Parquet, signatures, marker.
+"""A shard's files: attributes, cleaned, rejected and review Parquet, signatures, marker.
 
 Each file is written under a temporary name and renamed into place, and the marker
 (the shard's statistics, with the SHA-256 of each output) goes last: a shard with a
@@ -33,6 +33,7 @@ def shard_paths(run_dir: Path, shard: Shard) -> dict[str, Path]:
         "cleaned": run_dir / "cleaned" / src / f"{name}.parquet",
         "rejected": run_dir / "rejected" / src / f"{name}.parquet",
         "minhash": run_dir / "minhash" / src / f"{name}.npy",
+        "review": run_dir / "review" / src / f"{name}.parquet",
         "marker": run_dir / "shards" / src / f"{name}.json",
     }
 
@@ -78,7 +79,8 @@ def _schemas() -> dict[str, Any]:
     )
     cleaned = pa.schema([*base, ("text", pa.string())])
     rejected = pa.schema([*base, ("text", pa.string()), ("reasons", pa.string())])
-    return {"attributes": attrs, "cleaned": cleaned, "rejected": rejected}
+    review = pa.schema([("seq", pa.int64()), ("text", pa.string())])
+    return {"attributes": attrs, "cleaned": cleaned, "rejected": rejected, "review": review}
 
 
 def _tables(scan: ShardScan) -> dict[str, Any]:
@@ -116,10 +118,13 @@ def _tables(scan: ShardScan) -> dict[str, Any]:
         cleaned, dropped = base, {k: v.slice(0, 0) for k, v in base.items()}
     # encoded by the worker already (str.encode never yields invalid UTF-8), and apart
     cleaned["text"], dropped["text"] = utf8(scan.text), utf8(scan.rejected_text)
+    seqs, texts = scan.review_texts()
+    review = {"seq": numeric(seqs, np.int64, pa.int64()), "text": utf8(texts)}
     return {
         "attributes": pa.table(attrs, schema=attrs_schema),
         "cleaned": pa.table(cleaned, schema=schemas["cleaned"]),
         "rejected": pa.table(dropped | {"reasons": strings(reasons)}, schema=schemas["rejected"]),
+        "review": pa.table(review, schema=schemas["review"]),
     }
 
 

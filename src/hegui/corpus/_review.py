@@ -18,10 +18,10 @@ import numpy as np
 
 from hegui._sheets import sheet_rows
 from hegui.corpus._finish import Docs
-from hegui.corpus._gates import rate, seeded_sample
+from hegui.corpus._gates import lowest, priorities, rate
 from hegui.corpus._outputs import shard_paths
 from hegui.corpus._plan import Plan
-from hegui.detect import Action, Finding, apply_actions
+from hegui.corpus._worker import REVIEW_LABEL, masked
 
 SHEET = "review.xlsx"
 SAMPLE = "review_sample.parquet"
@@ -41,34 +41,37 @@ class ReviewError(ValueError):
         super().__init__(f"{where}: {reason}")
 
 
-def _masked(text: str, findings: list[dict[str, Any]]) -> str:
-    spans = [
-        Finding(f["detector"], f["risk"], f["start"], f["end"], "", f["term"], Action.MASK)
-        for f in findings
-        if f["action"] == Action.MASK.value
-    ]
-    return apply_actions(text, spans)[0] if spans else text
-
-
 def _texts(run_dir: Path, plan: Plan, docs: Docs, positions: np.ndarray[Any, Any]) -> list[str]:
-    """Text of the chosen documents: cleaned text, or rejected text with PII masked."""
-    import pyarrow.parquet as pq
+    """Text of the chosen documents: cleaned text, or rejected text with PII masked.
 
+    Each shard kept the texts of its likeliest documents (``ReviewDraw``); only a
+    document it did not keep is read from its cleaned or rejected shard.
+    """
     wanted: dict[int, set[int]] = defaultdict(set)
     for pos in positions:
         wanted[int(docs.shard[pos])].add(int(docs.seq[pos]))
     found: dict[tuple[int, int], str] = {}
     for shard_no, seqs in wanted.items():
         paths = shard_paths(run_dir, plan.shards[shard_no])
-        for seq, text in _rows_with(paths["cleaned"], seqs):
-            found[(shard_no, seq)] = text
-        rejected = dict(_rows_with(paths["rejected"], seqs))
-        if rejected:
-            attrs = pq.ParquetFile(paths["attributes"])
-            findings = attrs.read(columns=["findings"], use_threads=False).column(0)
-            for seq, text in rejected.items():
-                found[(shard_no, seq)] = _masked(text, findings[seq].as_py())
+        kept = dict(_rows_with(paths["review"], seqs)) if paths["review"].exists() else {}
+        found.update(((shard_no, seq), text) for seq, text in kept.items())
+        if len(kept) < len(seqs):
+            missing = seqs - kept.keys()
+            found.update(((shard_no, seq), text) for seq, text in _from_shard(paths, missing))
     return [found[(int(docs.shard[p]), int(docs.seq[p]))] for p in positions]
+
+
+def _from_shard(paths: dict[str, Path], seqs: set[int]) -> Iterator[tuple[int, str]]:
+    """``(seq, text)`` of documents read back from a shard's cleaned and rejected files."""
+    import pyarrow.parquet as pq
+
+    yield from _rows_with(paths["cleaned"], seqs)
+    rejected = dict(_rows_with(paths["rejected"], seqs))
+    if rejected:
+        attrs = pq.ParquetFile(paths["attributes"])
+        findings = attrs.read(columns=["findings"], use_threads=False).column(0)
+        for seq, text in rejected.items():
+            yield seq, masked(text, findings[seq].as_py())
 
 
 def _rows_with(path: Path, seqs: set[int]) -> Iterator[tuple[int, str]]:
@@ -120,7 +123,7 @@ def _existing_digest(run_dir: Path) -> str | None:
 
 def review_sample(docs: Docs, size: int, seed: int) -> tuple[np.ndarray[Any, Any], str]:
     """Positions of the documents in the review sheet and the sample's SHA-256."""
-    positions = seeded_sample(len(docs.seq), size, seed, "manual-review")
+    positions = lowest(priorities(docs.file, docs.line, seed, REVIEW_LABEL), size)
     keys = [f"R{i + 1:05d}" for i in range(len(positions))]
     return positions, _digest(keys, _where(docs, positions))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from hegui.corpus._plan import Plan, plan_corpus
 from hegui.corpus._report import write_report
 from hegui.corpus._review import export_review, import_review, review_sample
 from hegui.corpus._spec import SPEC, RunDirError, build_spec, prepare_run_dir
-from hegui.corpus._worker import Job, no_gc, scanner_for
+from hegui.corpus._worker import Job, ReviewDraw, no_gc, scanner_for
 from hegui.policy import Policy, load_policy
 
 Progress = Callable[[str, int, int], None]
@@ -104,7 +104,7 @@ def _done(run_dir: Path, plan: Plan) -> set[str]:
 def _remove_stale(out_dir: Path, plan: Plan) -> None:
     """Delete shard files the plan no longer has (an input removed) and half-written ones."""
     wanted = {p for shard in plan.shards for p in shard_paths(out_dir, shard).values()}
-    for kind in ("attributes", "cleaned", "rejected", "minhash", "shards"):
+    for kind in ("attributes", "cleaned", "rejected", "review", "minhash", "shards"):
         for path in (out_dir / kind).glob("*/*"):
             if path.is_file() and path not in wanted:
                 path.unlink()
@@ -187,6 +187,8 @@ def scan_corpus(
     plan = _plan(setup, manifest_path, out_dir, progress)
     clock.append(time.perf_counter())
     _remove_stale(out_dir, plan)
+    draw = ReviewDraw(setup.spec["seed"], setup.spec["samples"]["manual"], plan.total_bytes)
+    job = replace(setup.job, review=draw)
     done = _done(out_dir, plan)
     todo = [s for s in plan.shards if s.key not in done]
     total, scanned = sum(s.bytes for s in todo), [0]
@@ -201,7 +203,7 @@ def scan_corpus(
         if progress:
             progress("scan", scanned[0], total)
 
-    executor.run(setup.job, todo, on_done)
+    executor.run(job, todo, on_done)
     clock.append(time.perf_counter())
     summary = finish(out_dir, setup.manifest, plan, setup.policy, setup.spec)
     clock.append(time.perf_counter())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import math
 import os
 import time
 from collections import Counter
@@ -39,6 +40,39 @@ CJK_DOC = 0.3
 """A document whose characters are at least this share CJK counts as mostly CJK."""
 
 
+REVIEW_LABEL = "manual-review"
+"""Names the review sheet's sample among the run's seeded draws."""
+REVIEW_SPARE = 2.0
+"""A shard keeps the review texts of this many times its expected share of the sample."""
+REVIEW_MIN = 16
+"""...and of at least this many documents more (or all of them)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewDraw:
+    """The review sheet's sample, as far as a worker needs it: seed, size, corpus bytes.
+
+    The sheet shows the ``size`` documents of the lowest priority
+    (``hegui.corpus._gates.priorities``). Each shard keeps, beside its outputs, the text
+    the sheet would show of its own lowest-priority documents: about twice its expected
+    share (``size`` times its share of the corpus's bytes) plus a few. The whole-corpus
+    phase then reads a few thousand texts instead of decompressing every cleaned shard,
+    and falls back to the cleaned and rejected shards for any sampled document a shard
+    did not keep (a shard with far more than its share of the lowest priorities).
+    """
+
+    seed: int = 0
+    size: int = 0
+    corpus_bytes: int = 0
+
+    def quota(self, shard_bytes: int, docs: int) -> int:
+        """How many of a shard's ``docs`` documents to keep the review text of."""
+        if self.size <= 0 or docs == 0:
+            return 0
+        share = shard_bytes / max(self.corpus_bytes, 1)
+        return min(docs, self.size, math.ceil(REVIEW_SPARE * self.size * share) + REVIEW_MIN)
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
     """What every shard of a run shares; small and picklable, sent to each worker."""
@@ -47,6 +81,7 @@ class Job:
     policy: str
     detectors: tuple[str, ...]
     dedup: DedupParams = DedupParams()
+    review: ReviewDraw = ReviewDraw()
 
 
 def build_scanner(policy: Policy, names: Sequence[str]) -> Scanner:
@@ -96,6 +131,16 @@ def _finding_row(f: Finding) -> dict[str, Any]:
         "end": f.end,
         "matched": "" if _is_pii(f) else f.matched,  # personal data stays out of the evidence
     }
+
+
+def masked(text: str, rows: Sequence[dict[str, Any]]) -> str:
+    """``text`` with the spans of its finding rows whose action is mask masked."""
+    spans = [
+        Finding(r["detector"], r["risk"], r["start"], r["end"], "", r["term"], Action.MASK)
+        for r in rows
+        if r["action"] == Action.MASK.value
+    ]
+    return apply_actions(text, spans)[0] if spans else text
 
 
 _NONE: list[Any] = []
@@ -232,6 +277,33 @@ class ShardScan:
         if not self.sigs:
             return np.zeros((0, self.job.dedup.num_perm), dtype=np.uint32)
         return np.concatenate(self.sigs)
+
+    def review_texts(self) -> tuple[list[int], list[bytes]]:
+        """Seqs and UTF-8 texts of the documents this shard keeps for the review sheet.
+
+        The text is what the sheet shows: the cleaned text, or for a rejected document
+        its original text with personal information masked as the pack asks.
+        """
+        draw = self.job.review
+        n = len(self.status)
+        quota = draw.quota(self.shard.bytes, n)
+        if not quota:
+            return [], []
+        from hegui.corpus._gates import lowest, priorities
+
+        prio = priorities(self.file, np.asarray(self.line, dtype=np.int64), draw.seed, REVIEW_LABEL)
+        seqs = lowest(prio, quota).tolist()
+        rejected = np.asarray(self.status, dtype=object) == REJECTED
+        # where each document's text is: its place among the kept or the rejected ones
+        place = np.where(rejected, np.cumsum(rejected) - 1, np.cumsum(~rejected) - 1)
+        texts = []
+        for seq in seqs:
+            if rejected[seq]:
+                original = self.rejected_text[place[seq]].decode("utf-8")
+                texts.append(masked(original, self.findings_rows[seq]).encode("utf-8"))
+            else:
+                texts.append(self.text[place[seq]])
+        return seqs, texts
 
     def hashes(self) -> np.ndarray[Any, Any]:
         """Per document, the first 8 bytes of the BLAKE2b of its stripped UTF-8 text."""
