@@ -147,7 +147,7 @@ def _outcome(loads: Callable[[bytes], Any], raw: bytes) -> str:
 
 
 def test_fast_json_lines_parse_and_fail_as_json_loads_does() -> None:
-    from hegui.corpus._readers import _loads
+    from hegui.corpus._readers import _loads, _parse
 
     lines = [
         b'{"text": "\xe4\xb8\x80"}\n',
@@ -165,9 +165,40 @@ def test_fast_json_lines_parse_and_fail_as_json_loads_does() -> None:
         b"{",
         b"[1, 2]\n",
         b"\n",
+        b'{"a": 1, "a": 2}',
+        b'{"a": 123456789012345678901234567890, "b": -9223372036854775809}',
+        b'{"a": 1.5e308, "b": -0.0, "c": 1E2, "d": 5e-324}',
+        b'{"t": "\\ud800\\udc00 \\ud83d"}',
+        b'"just a string"',
+        b"{}\r\n",
     ]
     rng = random.Random(5)
     alphabet = b'{}[]":,\\ a0.-e\t\n\xe4\xb8\x80\xff\x00tfnul'
     lines += [b"{" + bytes(rng.choices(alphabet, k=rng.randint(0, 10))) for _ in range(20000)]
     for raw in lines:
         assert _outcome(_loads, raw) == _outcome(json.loads, raw), raw
+        # orjson first: the same value or error, but for integers beyond 64 bits
+        assert _outcome(lambda r: _floats(_parse(r)[0]), raw) == _outcome(
+            lambda r: _floats(json.loads(r)), raw
+        ), raw
+
+
+def _floats(value: Any) -> Any:
+    """``value`` with every integer beyond 64 bits as the float orjson makes of it."""
+    if isinstance(value, dict):
+        return {k: _floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_floats(v) for v in value]
+    if type(value) is int and not -(1 << 63) <= value < 1 << 64:
+        return float(value)
+    return value
+
+
+def test_an_id_beyond_64_bits_is_read_exactly(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_text(
+        '{"text": "one", "id": 123456789012345678901234567890}\n{"text": "two", "id": 2.5}\n'
+    )
+    problems: list[Problem] = []
+    docs = list(read_piece(Piece(str(path), "a.jsonl"), "jsonl", "text", "id", problems))
+    assert docs == [(1, "one", "123456789012345678901234567890"), (2, "two", "2.5")]
