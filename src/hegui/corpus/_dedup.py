@@ -61,16 +61,20 @@ def find_duplicates(
     """Exact duplicates by content hash, near-duplicates by MinHash LSH among the rest."""
     n = len(hashes)
     exact_of = exact_duplicates(hashes)
-    unique = np.flatnonzero((exact_of == np.arange(n)) & ~(sig == _EMPTY_SIG).all(axis=1))
+    keep = exact_of == np.arange(n)
+    maybe_empty = np.flatnonzero(sig[:, 0] == _EMPTY_SIG)  # a first column short of it: real
+    keep[maybe_empty[(sig[maybe_empty] == _EMPTY_SIG).all(axis=1)]] = False
+    unique = np.flatnonzero(keep)
     near_of = np.arange(n, dtype=np.int64)
     similarity = np.ones(n)
     if len(unique) > 1:
-        sub = np.ascontiguousarray(sig[unique])
+        # rows of every document but exact copies and shingle-less ones (none, often)
+        sub = sig if len(unique) == n else np.ascontiguousarray(sig[unique])
         pairs, _ = similar_pairs(sub, candidate_pairs(sub, params), params.threshold)
         rep = clusters(len(unique), pairs)
         near_of[unique] = unique[rep]
-        est = (sub == sub[rep]).mean(axis=1)
-        similarity[unique] = est
+        moved = np.flatnonzero(rep != np.arange(len(unique)))  # the rest are their own
+        similarity[unique[moved]] = (sub[moved] == sub[rep[moved]]).mean(axis=1)
     near_of = near_of[exact_of]  # an exact copy belongs to its original's cluster
     return Duplicates(exact_of, near_of, similarity)
 
