@@ -128,6 +128,11 @@ def test_review_priorities_give_a_uniform_sample_named_by_place_not_order() -> N
     chi2 = float(((per_block - 100.0) ** 2 / 100.0).sum())
     assert chi2 < 31.3, per_block  # chi-square, 11 degrees of freedom, p = 0.001
     assert lowest(prio[:30], 4000).tolist() == list(range(30))
+    # ties (which 64-bit priorities all but never have) go to the lower position
+    tied = np.random.default_rng(2).integers(0, 40, 5000).astype(np.uint64)
+    for k in (1, 39, 400, 4999):
+        expect = np.sort(np.lexsort((np.arange(len(tied)), tied))[:k])
+        assert np.array_equal(lowest(tied, k), expect), k
 
 
 def test_wilson_interval_and_verdict() -> None:

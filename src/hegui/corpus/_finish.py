@@ -87,10 +87,26 @@ def load_docs(run_dir: Path, plan: Plan, manifest: Manifest, params: DedupParams
         line=to_numpy(table.column("line"), np.int64),
         file=table.column("file").to_pylist(),
         ids=table.column("id").to_pylist(),
-        status=np.asarray(table.column("status").to_pylist(), dtype=str),
+        status=_labels(table.column("status")),
         hashes=to_numpy(table.column("hash"), np.uint64),
         sig=np.concatenate(sigs).reshape(-1, params.num_perm),
     )
+
+
+def _labels(column: Any) -> npt.NDArray[np.str_]:
+    """A string column of a few distinct values (a status) as a numpy string array.
+
+    Through a dictionary: each distinct value becomes a numpy string once, and the
+    rows are gathered by index, instead of a Python string made for every row.
+    """
+    from hegui.corpus._arrow import to_numpy
+
+    encoded = column.combine_chunks().dictionary_encode()  # int32 indices
+    values: npt.NDArray[np.str_] = np.asarray(encoded.dictionary.to_pylist(), dtype=str)
+    if not len(values):
+        return np.zeros(len(encoded), dtype=str)
+    rows: npt.NDArray[np.str_] = values[to_numpy(encoded.indices, np.int32)]
+    return rows
 
 
 def _merge(stats: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -85,8 +85,12 @@ def lowest(prio: U64, k: int) -> I64:
     """
     if k >= len(prio):
         return np.arange(len(prio), dtype=np.int64)
-    order = np.lexsort((np.arange(len(prio)), prio))[:k]
-    return np.sort(order).astype(np.int64)
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    kth = np.partition(prio, k - 1)[k - 1]  # the k-th lowest value: a selection, no sort
+    below = np.flatnonzero(prio < kth)
+    tied = np.flatnonzero(prio == kth)[: k - len(below)]
+    return np.sort(np.concatenate([below, tied])).astype(np.int64)
 
 
 def rate(hits: int, n: int) -> dict[str, Any]:

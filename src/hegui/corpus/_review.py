@@ -133,9 +133,14 @@ def _where(docs: Docs, positions: np.ndarray[Any, Any]) -> list[str]:
 
 
 def export_review(
-    *, run_dir: Path, plan: Plan, docs: Docs, sources: list[str], size: int, seed: int
-) -> str:
-    """Write review.xlsx and review_sample.parquet; return the sample's SHA-256.
+    *,
+    run_dir: Path,
+    plan: Plan,
+    docs: Docs,
+    sources: list[str],
+    sample: tuple[np.ndarray[Any, Any], str],
+) -> None:
+    """Write review.xlsx and review_sample.parquet for ``sample`` (``review_sample``'s).
 
     A sheet already written for the same sample is left alone: reviewers may be
     filling it in.
@@ -145,9 +150,9 @@ def export_review(
 
     from hegui.corpus._arrow import inferred_strings
 
-    positions, digest = review_sample(docs, size, seed)
+    positions, digest = sample
     if _existing_digest(run_dir) == digest:
-        return digest
+        return
     table = pa.table(
         {
             "key": inferred_strings([f"R{i + 1:05d}" for i in range(len(positions))]),
@@ -159,7 +164,6 @@ def export_review(
     )
     pq.write_table(table, run_dir / SAMPLE, compression="zstd")
     _write_sheet(run_dir / SHEET, table.to_pylist(), _texts(run_dir, plan, docs, positions))
-    return digest
 
 
 NOTES = [

@@ -241,7 +241,8 @@ def _finish(
 ) -> dict[str, Any]:
     docs = load_docs(out_dir, plan, manifest, DedupParams(**spec["dedup"]))
     size = spec["samples"]["manual"]
-    _, digest = review_sample(docs, size, spec["seed"])
+    sample = review_sample(docs, size, spec["seed"])
+    digest = sample[1]
     review = _kept_review(out_dir, digest)
     summary = summarize(
         run_dir=out_dir,
@@ -253,9 +254,7 @@ def _finish(
         review=review,
     )
     sources = [s.id for s in manifest.sources]
-    export_review(
-        run_dir=out_dir, plan=plan, docs=docs, sources=sources, size=size, seed=spec["seed"]
-    )
+    export_review(run_dir=out_dir, plan=plan, docs=docs, sources=sources, sample=sample)
     summary["manual"]["sample_sha256"] = digest
     summary["manual"]["sample_size"] = min(size, len(docs.seq))
     _write_problems(out_dir, plan)
