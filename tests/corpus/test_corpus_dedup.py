@@ -96,19 +96,22 @@ def test_signatures_in_slices_match_one_rensa_call() -> None:
 
     from hegui.corpus._minhash import RENSA_ROWS
 
+    params = DedupParams(method="rensa")
     rng = random.Random(11)
     texts = [_article(rng, rng.randrange(0, 80)) for _ in range(3 * RENSA_ROWS + 7)]
-    sig, has = signatures(texts, PARAMS)
-    flat, offsets = shingle_hashes(texts, PARAMS.ngram)
+    sig, has = signatures(texts, params)
+    flat, offsets = shingle_hashes(texts, params.ngram)
     whole = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
-        flat, offsets, PARAMS.num_perm, PARAMS.seed
+        flat, offsets, params.num_perm, params.seed
     ).to_rows()
     assert sig.tolist() == [list(row) for row in whole]
-    assert has.tolist() == [len(t) >= PARAMS.ngram for t in texts]
+    assert has.tolist() == [len(t) >= params.ngram for t in texts]
     assert sig[0, :4].tolist() == FIXED_FIRST_ROW
 
 
-def test_signature_agreement_estimates_jaccard_similarity() -> None:
+@pytest.mark.parametrize("method", ["oph", "rensa"])
+def test_signature_agreement_estimates_jaccard_similarity(method: str) -> None:
+    params = DedupParams(method=method)
     rng = random.Random(7)
     base = _article(rng)
     texts, truth = [base], []
@@ -116,30 +119,36 @@ def test_signature_agreement_estimates_jaccard_similarity() -> None:
         copy = _edit(rng, base, edits)
         texts.append(copy)
         truth.append(_jaccard(base, copy))
-    sig, has = signatures(texts, PARAMS)
-    assert has.all() and sig.shape == (6, PARAMS.num_perm)
+    sig, has = signatures(texts, params)
+    assert has.all() and sig.shape == (6, params.num_perm)
     est = [(sig[0] == sig[i]).mean() for i in range(1, 6)]
     assert np.allclose(est, truth, atol=0.12)
     assert est[0] > 0.8 and est[-1] < 0.1
 
 
-def test_short_texts_get_no_signature_and_never_collide() -> None:
-    sig, has = signatures(["abc", "xyz", "a much longer text here"], PARAMS)
+@pytest.mark.parametrize("method", ["oph", "rensa"])
+def test_short_texts_get_no_signature_and_never_collide(method: str) -> None:
+    params = DedupParams(method=method)
+    sig, has = signatures(["abc", "xyz", "a much longer text here"], params)
     assert has.tolist() == [False, False, True]
-    dups = find_duplicates(np.array([1, 2, 3], dtype=np.uint64), sig, PARAMS)
+    dups = find_duplicates(np.array([1, 2, 3], dtype=np.uint64), sig, params)
     assert dups.near_of.tolist() == [0, 1, 2]
 
 
-def test_near_duplicates_found_and_unrelated_documents_left_alone() -> None:
+@pytest.mark.parametrize("method", ["oph", "rensa"])
+def test_near_duplicates_found_and_unrelated_documents_left_alone(method: str) -> None:
+    params = DedupParams(method=method)
     rng = random.Random(11)
     originals = [_article(rng) for _ in range(60)]
     copies = [_edit(rng, originals[i], 12) for i in range(20)]
     texts = originals + copies
-    sig, _ = signatures(texts, PARAMS)
+    sig, _ = signatures(texts, params)
     hashes = np.arange(len(texts), dtype=np.uint64)
-    dups = find_duplicates(hashes, sig, PARAMS)
+    dups = find_duplicates(hashes, sig, params)
     assert dups.near_of[60:].tolist() == list(range(20))
     assert dups.near_of[:60].tolist() == list(range(60))
+    agree = [(sig[60 + i] == sig[i]).mean() for i in range(20)]  # each copy to its original
+    assert np.allclose(dups.similarity[60:], agree) and (dups.similarity[:60] == 1.0).all()
 
 
 def test_exact_duplicates_point_at_the_first_copy() -> None:

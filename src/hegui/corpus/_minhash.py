@@ -1,11 +1,24 @@
-"""Near-duplicate detection: MinHash signatures (rensa) and LSH banding.
+"""Near-duplicate detection: MinHash signatures and LSH banding.
 
 A document's shingles are its overlapping ``ngram``-character windows (characters,
-not words, so Chinese and English are treated alike). Their hashes are computed for
-a whole batch at once in C (``hegui.detect._fastscan``) and handed to rensa, which
-builds the MinHash signatures in Rust on the calling thread (see ``RENSA_ROWS``).
-Banding, candidate verification and clustering run over the signatures of the whole
-corpus once every shard is done.
+not words, so Chinese and English are treated alike), hashed to 32 bits in C
+(``hegui.detect._fastscan``). Two methods turn them into signatures (``DedupParams.method``):
+
+* ``"oph"`` (the default): one permutation hashing (Li, Owen & Zhang, "One Permutation
+  Hashing", 2012) with optimal densification (Shrivastava, "Optimal Densification for
+  Fast and Accurate Minwise Hashing", ICML 2017), in C, in the same pass that hashes
+  the shingles. Every shingle hash is mixed once with a 64-bit mixer keyed by the
+  seed; the high half picks one of ``num_perm`` bins, the low half is its value, and a
+  bin keeps its least value. A bin no shingle fell into copies the value of a filled
+  bin chosen by a probe sequence that depends only on the bin, the attempt and the
+  seed, the same for every document, so two documents agree on a bin with probability
+  their Jaccard similarity, as with ``num_perm`` independent permutations.
+* ``"rensa"``: classic MinHash, ``num_perm`` hash functions per shingle, built by rensa
+  in Rust on the calling thread (see ``RENSA_ROWS``) from the flat shingle hashes.
+
+The two give different signatures for the same text (compare only signatures of one
+method); both estimate the same similarity. Banding, candidate verification and
+clustering run over the signatures of the whole corpus once every shard is done.
 """
 
 from __future__ import annotations
@@ -16,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from hegui.detect._fastscan import oph_signatures as _oph
 from hegui.detect._fastscan import shingle_hashes as _shingles
 
 U32 = npt.NDArray[np.uint32]
@@ -27,6 +41,8 @@ RENSA_ROWS = 255
 over a thread per core (rayon), which on a busy machine costs more CPU than it saves
 and competes with the other worker processes; a call of fewer rows stays on the
 calling thread. The signatures are the same either way."""
+METHODS = ("oph", "rensa")
+"""Signature methods ``DedupParams.method`` may name (see the module docstring)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +58,16 @@ class DedupParams:
     threshold: float = 0.7
     """Estimated Jaccard similarity from which two documents are near-duplicates."""
     seed: int = 45654
-    """Seed of the MinHash permutations."""
+    """Seed of the MinHash permutations (for ``"oph"``: of its mixer and probe sequence)."""
+    method: str = "oph"
+    """How signatures are made: ``"oph"``, one permutation hashing with optimal
+    densification, or ``"rensa"``, classic MinHash with ``num_perm`` hash functions."""
 
     def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method {self.method!r} is not one of {', '.join(METHODS)}")
+        if self.num_perm < 1:
+            raise ValueError("num_perm must be at least 1")
         if self.num_perm % self.bands:
             raise ValueError(f"num_perm {self.num_perm} is not a multiple of bands {self.bands}")
         if not 0.0 < self.threshold <= 1.0:
@@ -63,8 +86,8 @@ def shingle_hashes(texts: list[str], ngram: int) -> tuple[U64, U64]:
     characters has no shingles. The hash is a 32-bit polynomial over code points (FNV-1
     prime; 224 collisions among 1.5 million distinct shingles measured, which moves no
     similarity estimate), computed in C window by window (``hegui.detect._fastscan``:
-    the same values as a rolling hash, several windows per instruction); rensa hashes
-    it again for each permutation, so it needs no mixing here.
+    the same values as a rolling hash, several windows per instruction); both signature
+    methods mix it again (rensa once per permutation), so it needs no mixing here.
     """
     flat, offsets = _shingles(texts, ngram)
     return np.frombuffer(flat, dtype=np.uint64), np.frombuffer(offsets, dtype=np.uint64)
@@ -73,9 +96,25 @@ def shingle_hashes(texts: list[str], ngram: int) -> tuple[U64, U64]:
 def signatures(texts: list[str], params: DedupParams) -> tuple[U32, npt.NDArray[np.bool_]]:
     """MinHash signatures of a batch (``len(texts) x num_perm``) and which rows are real.
 
-    A text with no shingle gets no signature (its row is all ones and marked false), so
-    short texts never collide with each other; exact matching covers them.
+    Made by ``params.method``. A text with no shingle gets no signature (its row is all
+    ones and marked false), so short texts never collide with each other; exact
+    matching covers them. A row depends only on its text and the parameters, never on
+    the rest of the batch.
     """
+    if params.method == "oph":
+        return _oph_signatures(texts, params)
+    return _rensa_signatures(texts, params)
+
+
+def _oph_signatures(texts: list[str], params: DedupParams) -> tuple[U32, npt.NDArray[np.bool_]]:
+    """One permutation hashing with optimal densification, shingles and all, in C."""
+    sig, has = _oph(texts, params.ngram, params.num_perm, params.seed & 0xFFFFFFFFFFFFFFFF)
+    matrix = np.frombuffer(sig, dtype=np.uint32).reshape(len(texts), params.num_perm)
+    return matrix, np.frombuffer(has, dtype=np.bool_)
+
+
+def _rensa_signatures(texts: list[str], params: DedupParams) -> tuple[U32, npt.NDArray[np.bool_]]:
+    """Classic MinHash by rensa, ``RENSA_ROWS`` documents per call."""
     import rensa
 
     flat, offsets = shingle_hashes(texts, params.ngram)

@@ -1038,6 +1038,136 @@ static PyObject *shingle_hashes(PyObject *Py_UNUSED(mod), PyObject *args) {
     return Py_BuildValue("(NN)", hashes, offsets);
 }
 
+/* oph_signatures(texts, ngram, num_perm, seed) -> (signatures, has): MinHash
+   signatures of every text by one permutation hashing (Li, Owen & Zhang, "One
+   Permutation Hashing", NIPS 2012) with optimal densification (Shrivastava, "Optimal
+   Densification for Fast and Accurate Minwise Hashing", ICML 2017), straight from the
+   texts: the shingle hashes are those of shingle_hashes() above, made block by block
+   and never laid out for the whole batch.
+   Each shingle hash x is mixed, m = splitmix64(x ^ key) with key = splitmix64(seed ^
+   OPH_SHINGLE_SALT); its bin is (m >> 32) * K >> 32 (K = num_perm) and its value the
+   low 32 bits of m; a bin keeps the least value that falls into it. A bin no shingle
+   fell into takes the value of the first bin j = (p >> 32) * K >> 32 that one did,
+   p = splitmix64((i << 32 | t) ^ splitmix64(seed ^ OPH_PROBE_SALT)) for attempts
+   t = 1, 2, ... (the same sequence for every document, so two documents agree on a
+   bin with probability their Jaccard similarity). After OPH_MAX_PROBES attempts (never
+   in practice) it takes the next filled bin after i, cyclically, instead.
+   signatures: uint32, len(texts) x num_perm, row by row, as a bytearray; has: one byte
+   per text, 1 when it has a shingle. A text shorter than `ngram` has no shingle: its
+   row is all 0xFFFFFFFF and has is 0. */
+#define OPH_SHINGLE_SALT 0x9E3779B97F4A7C15ULL
+#define OPH_PROBE_SALT 0xD1B54A32D192ED03ULL
+#define OPH_MAX_PROBES 4096
+/* besides AVX2, a copy for AVX-512 (x86-64-v4), which multiplies 64-bit lanes natively */
+#if defined(__GNUC__) && !defined(__clang__) && (defined(__x86_64__) || defined(__i386__)) && defined(__GLIBC__)
+#define OPH_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#else
+#define OPH_CLONES
+#endif
+
+static inline uint64_t splitmix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+/* one block of windows: polynomial hashes as in KERNEL, then mix, bin and minimum.
+   The hashes, mixes and bins are computed a vector at a time; the minima are kept
+   in 64-bit slots (empty: UINT64_MAX, above every 32-bit value) one shingle at a time. */
+#define OPH_KERNEL(NAME, T)                                                              \
+    OPH_CLONES static void NAME(const T *d, Py_ssize_t windows, int ngram, const uint32_t *weight, \
+                            uint64_t key, uint32_t k, uint64_t *slot) {                 \
+        uint32_t acc[WINDOWS], bin[WINDOWS], val[WINDOWS];                               \
+        for (Py_ssize_t base = 0; base < windows; base += WINDOWS) {                     \
+            Py_ssize_t m = windows - base < WINDOWS ? windows - base : WINDOWS;          \
+            const T *p = d + base;                                                       \
+            for (Py_ssize_t i = 0; i < m; i++) acc[i] = (uint32_t)p[i] * weight[0];      \
+            for (int j = 1; j < ngram; j++) {                                            \
+                const T *q = p + j;                                                      \
+                uint32_t w = weight[j];                                                  \
+                for (Py_ssize_t i = 0; i < m; i++) acc[i] += (uint32_t)q[i] * w;         \
+            }                                                                            \
+            for (Py_ssize_t i = 0; i < m; i++) {                                         \
+                uint64_t h = splitmix64((uint64_t)acc[i] ^ key);                         \
+                bin[i] = (uint32_t)(((h >> 32) * k) >> 32);                              \
+                val[i] = (uint32_t)h;                                                    \
+            }                                                                            \
+            for (Py_ssize_t i = 0; i < m; i++) {                                         \
+                uint64_t v = val[i], s = slot[bin[i]];                                   \
+                slot[bin[i]] = v < s ? v : s;                                            \
+            }                                                                            \
+        }                                                                                \
+    }
+
+OPH_KERNEL(oph_ucs1, Py_UCS1)
+OPH_KERNEL(oph_ucs2, Py_UCS2)
+OPH_KERNEL(oph_ucs4, Py_UCS4)
+
+static PyObject *oph_signatures(PyObject *Py_UNUSED(mod), PyObject *args) {
+    PyObject *texts;
+    int ngram, num_perm;
+    unsigned long long seed;
+    if (!PyArg_ParseTuple(args, "O!iiK", &PyList_Type, &texts, &ngram, &num_perm, &seed)) return NULL;
+    if (ngram < 1) { PyErr_SetString(PyExc_ValueError, "ngram must be at least 1"); return NULL; }
+    if (num_perm < 1) { PyErr_SetString(PyExc_ValueError, "num_perm must be at least 1"); return NULL; }
+    Py_ssize_t count = PyList_GET_SIZE(texts);
+    for (Py_ssize_t t = 0; t < count; t++)
+        if (!PyUnicode_Check(PyList_GET_ITEM(texts, t))) {
+            PyErr_SetString(PyExc_TypeError, "texts must be str");
+            return NULL;
+        }
+    uint32_t k = (uint32_t)num_perm;
+    uint32_t *weight = PyMem_Malloc((size_t)ngram * sizeof(uint32_t));
+    uint64_t *slot = PyMem_Malloc((size_t)k * sizeof(uint64_t));
+    PyObject *sigs = PyByteArray_FromStringAndSize(NULL, count * (Py_ssize_t)k * 4);
+    PyObject *has = PyBytes_FromStringAndSize(NULL, count);
+    if (!weight || !slot || !sigs || !has) {
+        PyMem_Free(weight);
+        PyMem_Free(slot);
+        Py_XDECREF(sigs);
+        Py_XDECREF(has);
+        return PyErr_Occurred() ? NULL : PyErr_NoMemory();
+    }
+    weight[ngram - 1] = 1;
+    for (int j = ngram - 2; j >= 0; j--) weight[j] = weight[j + 1] * 0x01000193u;
+    uint64_t key = splitmix64(seed ^ OPH_SHINGLE_SALT), probe_key = splitmix64(seed ^ OPH_PROBE_SALT);
+    uint32_t *out = (uint32_t *)PyByteArray_AS_STRING(sigs);
+    char *flag = PyBytes_AS_STRING(has);
+    for (Py_ssize_t t = 0; t < count; t++, out += k) {
+        PyObject *text = PyList_GET_ITEM(texts, t);
+        Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+        flag[t] = len >= ngram;
+        if (len < ngram) {
+            memset(out, 0xFF, (size_t)k * 4);
+            continue;
+        }
+        for (uint32_t i = 0; i < k; i++) slot[i] = UINT64_MAX;
+        Py_ssize_t windows = len - ngram + 1;
+        const void *data = PyUnicode_DATA(text);
+        switch (PyUnicode_KIND(text)) {
+        case PyUnicode_1BYTE_KIND: oph_ucs1(data, windows, ngram, weight, key, k, slot); break;
+        case PyUnicode_2BYTE_KIND: oph_ucs2(data, windows, ngram, weight, key, k, slot); break;
+        default: oph_ucs4(data, windows, ngram, weight, key, k, slot); break;
+        }
+        /* optimal densification: an empty bin borrows from a bin a shingle fell into
+           (copies go to `out` only, so a bin that borrowed never lends) */
+        for (uint32_t i = 0; i < k; i++) {
+            if (slot[i] != UINT64_MAX) { out[i] = (uint32_t)slot[i]; continue; }
+            uint32_t j = i;
+            for (uint32_t a = 1; a <= OPH_MAX_PROBES; a++) {
+                uint64_t h = splitmix64(((uint64_t)i << 32 | a) ^ probe_key);
+                uint32_t c = (uint32_t)(((h >> 32) * k) >> 32);
+                if (slot[c] != UINT64_MAX) { j = c; break; }
+            }
+            while (slot[j] == UINT64_MAX) j = j + 1 == k ? 0 : j + 1;
+            out[i] = (uint32_t)slot[j];
+        }
+    }
+    PyMem_Free(weight);
+    PyMem_Free(slot);
+    return Py_BuildValue("(NN)", sigs, has);
+}
+
 static PyMethodDef module_methods[] = {
     {"first_of", first_of, METH_VARARGS,
      "first_of(text, chars, start=0) -> index of the first of the ASCII chars, or -1"},
@@ -1045,6 +1175,8 @@ static PyMethodDef module_methods[] = {
      "digit_runs(text, start=0, min_len=3) -> spans of the maximal runs of ASCII digits"},
     {"shingle_hashes", shingle_hashes, METH_VARARGS,
      "shingle_hashes(texts, ngram) -> (uint64 hashes as bytes, uint64 offsets as bytes)"},
+    {"oph_signatures", oph_signatures, METH_VARARGS,
+     "oph_signatures(texts, ngram, num_perm, seed) -> (uint32 signatures as bytearray, has as bytes)"},
     {NULL, NULL, 0, NULL},
 };
 
