@@ -164,6 +164,24 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "no detector 'nope'" in res.stderr
     res = CliRunner().invoke(app, [*args[:3], "--out", str(tmp_path), "--processes", "1"])
     assert res.exit_code == 2 and "not empty" in res.stderr
+    res = CliRunner().invoke(app, [*args, "--minhash", "simhash", "--fresh"])
+    assert res.exit_code == 2 and "'simhash' is not one of oph, rensa" in res.stderr
+
+
+@pytest.mark.parametrize("method", ["oph", "rensa"])
+def test_the_minhash_method_is_chosen_and_recorded(tmp_path: Path, method: str) -> None:
+    base = [filler(i) + " " + filler(i + 100) for i in range(12)]
+    near = [t[:40] + "，" + t[41:] for t in base[:4]]  # one character changed
+    write_jsonl(tmp_path / "a.jsonl", base + near)
+    manifest = write_manifest(tmp_path, [source("a", "a.jsonl")])
+    run = tmp_path / "run"
+    args = ["corpus", "scan", str(manifest), "--out", str(run), "--detectors", "lexicon"]
+    res = CliRunner().invoke(app, [*args, "--processes", "1", "--minhash", method])
+    assert res.exit_code == 0, res.output
+    spec = json.loads((run / "spec.json").read_text(encoding="utf-8"))
+    assert spec["dedup"]["method"] == method
+    dups = pq.read_table(run / "duplicates.parquet").to_pylist()
+    assert sorted((d["line"], d["of_line"]) for d in dups) == [(13, 1), (14, 2), (15, 3), (16, 4)]
 
 
 def test_a_changed_pipeline_is_not_mixed_into_an_old_run(tmp_path: Path) -> None:

@@ -214,6 +214,12 @@ def scan_command(
     near_threshold: Annotated[
         float, typer.Option(help="Jaccard similarity from which documents are near-duplicates.")
     ] = 0.7,
+    minhash: Annotated[
+        str,
+        typer.Option(
+            help="MinHash signatures: oph (one permutation hashing, fast) or rensa (classic)."
+        ),
+    ] = "oph",
     fresh: Annotated[bool, typer.Option(help="Discard an earlier run in --out.")] = False,
     ledger: Annotated[bool, typer.Option(help="Record the run in the audit ledger.")] = False,
     db: Annotated[
@@ -228,7 +234,7 @@ def scan_command(
             detectors=_detectors(detectors),
             seed=seed,
             shard_mb=shard_mb,
-            dedup=DedupParams(threshold=near_threshold),
+            dedup=DedupParams(threshold=near_threshold, method=minhash),
             source_sample=source_sample,
             manual_sample=manual_sample,
             fresh=fresh,

@@ -70,8 +70,9 @@ class LocalExecutor:
                 done(stats)
 
 
-PRELOAD = ("hegui.corpus._worker", "pyarrow.parquet", "rensa")
-"""What a worker imports, loaded once in the fork server (a missing one is skipped).
+PRELOAD = ("hegui.corpus._worker", "pyarrow.parquet")
+"""What a worker imports, loaded once in the fork server (a missing one is skipped;
+rensa is imported on first use, by a run that asks for ``--minhash rensa``).
 pandas is not among them: the worker builds its Arrow arrays without pyarrow's pandas
 probe (``hegui.corpus._arrow``), so no process of a run imports it."""
 
