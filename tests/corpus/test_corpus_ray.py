@@ -9,7 +9,14 @@ from corpus_support import FAST, mixed_corpus, outputs
 from typer.testing import CliRunner
 
 from hegui.cli import app
-from hegui.corpus import RAY_HINT, LocalExecutor, RayExecutor, ScanOptions, scan_corpus
+from hegui.corpus import (
+    RAY_HINT,
+    LocalExecutor,
+    ManifestError,
+    RayExecutor,
+    ScanOptions,
+    scan_corpus,
+)
 
 # Ray 2.60 sets deprecated fields of its own DataContext when it builds one; nothing
 # here uses them, so only that module's DeprecationWarnings are let through.
@@ -25,6 +32,20 @@ def test_ray_and_local_executors_write_the_same_outputs(tmp_path: Path) -> None:
     ray_run = scan_corpus(manifest, tmp_path / "ray", opts, RayExecutor(workers=2))
     assert ray_run.shards_run == local.shards_total > 4
     assert outputs(tmp_path / "ray") == outputs(tmp_path / "local")
+    import ray
+
+    assert not ray.is_initialized()  # the cluster started for the run is shut down
+
+
+@pytest.mark.slow
+def test_a_cluster_started_early_is_shut_down_when_planning_fails(tmp_path: Path) -> None:
+    ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'hegui[ray]'")
+    manifest = mixed_corpus(tmp_path)
+    text = manifest.read_text(encoding="utf-8")
+    manifest.write_text(text.replace("web/*.jsonl", "web/missing-*.jsonl"), encoding="utf-8")
+    with pytest.raises(ManifestError, match="no file at web/missing"):
+        scan_corpus(manifest, tmp_path / "r", ScanOptions(detectors=FAST), RayExecutor(workers=1))
+    assert not ray.is_initialized()
 
 
 def test_the_ray_option_explains_how_to_install_ray(

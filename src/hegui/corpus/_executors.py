@@ -30,7 +30,9 @@ class Executor(Protocol):
     """Runs ``process_shard`` over shards and reports each shard's stats when done.
 
     An executor may also have ``prepare()``, which ``scan_corpus`` calls before it
-    plans the corpus, to start what takes a while (worker processes) meanwhile.
+    plans the corpus, to start what takes a while (worker processes, a Ray cluster)
+    meanwhile, and ``close()``, which it calls once the shards are done or the run
+    failed, to stop what ``prepare`` started.
     """
 
     name: str
@@ -134,32 +136,53 @@ class RayExecutor:
             raise ValueError("--processes must be at least 1")
         self.address = address
         self.workers = workers
+        self._owned = False
+        """Whether this executor initialised Ray (and so shuts it down after the run)."""
+
+    def prepare(self) -> None:
+        """Start or join the cluster now: its start (seconds) overlaps the hashing."""
+        self._connect()
+
+    def _connect(self) -> Any:
+        """Ray, initialised.
+
+        A cluster is started for the run (and shut down by ``close``) unless Ray is
+        initialised already or ``address`` names one to join.
+        """
+        ray = _import_ray()
+        if ray.is_initialized():
+            return ray
+        # a cluster started for the run listens on loopback only
+        local: dict[str, Any] = {}
+        if self.address is None:
+            local = {"num_cpus": self.workers, "_node_ip_address": "127.0.0.1"}
+        try:
+            ray.init(
+                address=self.address,
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level=logging.WARNING,
+                **local,
+            )
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise ExecutorError(f"cannot start or reach Ray: {exc}") from exc
+        self._owned = True
+        return ray
 
     def run(self, job: Job, shards: Sequence[Shard], done: Done) -> None:
         """Start or join the cluster, map the shards over an actor pool, then let go."""
-        ray = _import_ray()
-        started = not ray.is_initialized()
-        if started:
-            # a cluster started for the run listens on loopback only
-            local: dict[str, Any] = {}
-            if self.address is None:
-                local = {"num_cpus": self.workers, "_node_ip_address": "127.0.0.1"}
-            try:
-                ray.init(
-                    address=self.address,
-                    include_dashboard=False,
-                    log_to_driver=False,
-                    logging_level=logging.WARNING,
-                    **local,
-                )
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise ExecutorError(f"cannot start or reach Ray: {exc}") from exc
+        ray = self._connect()
         try:
             if shards:
                 self._map(ray, job, shards, done)
         finally:
-            if started:
-                ray.shutdown()
+            self.close()
+
+    def close(self) -> None:
+        """Shut down the cluster this executor started, if it did (joined ones stay)."""
+        if self._owned:
+            self._owned = False
+            _import_ray().shutdown()
 
     def _map(self, ray: Any, job: Job, shards: Sequence[Shard], done: Done) -> None:
         logging.getLogger("ray.data").setLevel(logging.ERROR)

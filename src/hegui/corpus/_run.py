@@ -184,26 +184,31 @@ def scan_corpus(
     prepare = getattr(executor, "prepare", None)
     if callable(prepare):
         prepare()
-    plan = _plan(setup, manifest_path, out_dir, progress)
-    clock.append(time.perf_counter())
-    _remove_stale(out_dir, plan)
-    draw = ReviewDraw(setup.spec["seed"], setup.spec["samples"]["manual"], plan.total_bytes)
-    job = replace(setup.job, review=draw)
-    done = _done(out_dir, plan)
-    todo = [s for s in plan.shards if s.key not in done]
-    total, scanned = sum(s.bytes for s in todo), [0]
-    workers: dict[int, float] = {}
+    try:
+        plan = _plan(setup, manifest_path, out_dir, progress)
+        clock.append(time.perf_counter())
+        _remove_stale(out_dir, plan)
+        draw = ReviewDraw(setup.spec["seed"], setup.spec["samples"]["manual"], plan.total_bytes)
+        job = replace(setup.job, review=draw)
+        done = _done(out_dir, plan)
+        todo = [s for s in plan.shards if s.key not in done]
+        total, scanned = sum(s.bytes for s in todo), [0]
+        workers: dict[int, float] = {}
 
-    def on_done(stats: dict[str, Any]) -> None:
-        scanned[0] += int(stats["shard"]["bytes"])
-        worker = stats.get("worker")
-        if worker:
-            pid = int(worker["pid"])
-            workers[pid] = max(workers.get(pid, 0.0), round(float(worker["cpu_s"]), 3))
-        if progress:
-            progress("scan", scanned[0], total)
+        def on_done(stats: dict[str, Any]) -> None:
+            scanned[0] += int(stats["shard"]["bytes"])
+            worker = stats.get("worker")
+            if worker:
+                pid = int(worker["pid"])
+                workers[pid] = max(workers.get(pid, 0.0), round(float(worker["cpu_s"]), 3))
+            if progress:
+                progress("scan", scanned[0], total)
 
-    executor.run(job, todo, on_done)
+        executor.run(job, todo, on_done)
+    finally:
+        close = getattr(executor, "close", None)
+        if callable(close):
+            close()  # what prepare started, even when planning failed
     clock.append(time.perf_counter())
     summary = finish(out_dir, setup.manifest, plan, setup.policy, setup.spec)
     clock.append(time.perf_counter())
