@@ -970,6 +970,18 @@ static PyObject *digit_runs(PyObject *Py_UNUSED(mod), PyObject *args) {
 #define CLONES
 #endif
 
+/* acc[i] = the polynomial hash of the window at p[i], for i < m: a column at a time,
+   so each step is one multiply-add over m lanes */
+#define WINDOW_HASHES(T, p, m, ngram, weight, acc)                              \
+    do {                                                                       \
+        for (Py_ssize_t i = 0; i < (m); i++) (acc)[i] = (uint32_t)(p)[i] * (weight)[0]; \
+        for (int k = 1; k < (ngram); k++) {                                    \
+            const T *q = (p) + k;                                              \
+            uint32_t w = (weight)[k];                                          \
+            for (Py_ssize_t i = 0; i < (m); i++) (acc)[i] += (uint32_t)q[i] * w; \
+        }                                                                      \
+    } while (0)
+
 #define KERNEL(NAME, T)                                                          \
     CLONES static void NAME(const T *d, Py_ssize_t windows, int ngram,         \
                             const uint32_t *weight, uint64_t *out) {           \
@@ -977,12 +989,7 @@ static PyObject *digit_runs(PyObject *Py_UNUSED(mod), PyObject *args) {
         for (Py_ssize_t base = 0; base < windows; base += WINDOWS) {           \
             Py_ssize_t m = windows - base < WINDOWS ? windows - base : WINDOWS; \
             const T *p = d + base;                                             \
-            for (Py_ssize_t i = 0; i < m; i++) acc[i] = (uint32_t)p[i] * weight[0]; \
-            for (int k = 1; k < ngram; k++) {                                  \
-                const T *q = p + k;                                            \
-                uint32_t w = weight[k];                                        \
-                for (Py_ssize_t i = 0; i < m; i++) acc[i] += (uint32_t)q[i] * w; \
-            }                                                                  \
+            WINDOW_HASHES(T, p, m, ngram, weight, acc);                        \
             for (Py_ssize_t i = 0; i < m; i++) out[base + i] = acc[i];         \
         }                                                                      \
     }
@@ -1081,12 +1088,7 @@ static inline uint64_t splitmix64(uint64_t z) {
         for (Py_ssize_t base = 0; base < windows; base += WINDOWS) {                     \
             Py_ssize_t m = windows - base < WINDOWS ? windows - base : WINDOWS;          \
             const T *p = d + base;                                                       \
-            for (Py_ssize_t i = 0; i < m; i++) acc[i] = (uint32_t)p[i] * weight[0];      \
-            for (int j = 1; j < ngram; j++) {                                            \
-                const T *q = p + j;                                                      \
-                uint32_t w = weight[j];                                                  \
-                for (Py_ssize_t i = 0; i < m; i++) acc[i] += (uint32_t)q[i] * w;         \
-            }                                                                            \
+            WINDOW_HASHES(T, p, m, ngram, weight, acc);                                  \
             for (Py_ssize_t i = 0; i < m; i++) {                                         \
                 uint64_t h = splitmix64((uint64_t)acc[i] ^ key);                         \
                 bin[i] = (uint32_t)(((h >> 32) * k) >> 32);                              \
