@@ -156,11 +156,11 @@ def test_bad_arguments_are_rejected() -> None:
         Matcher(TABLE, ["a"], b"\x00", 1).scan("abc", 9)
 
 
-# Latin text: where two ASCII characters begin, the scan skips positions whose first two
-# characters are no term, whose first three begin none (the prefilter keeps five bits of
-# each, so "p0q" and "00q" collide) and whose first is no one-character term. Terms of
-# two, three and more characters, ASCII and mixed; texts longer than the last few
-# characters, which the scan handles apart.
+# Latin text: the scan skips positions whose first two characters are no term, whose
+# first three begin none (the start set keeps six bits of the third, so "p0q" and "00q"
+# may share a bit) and whose first is no one-character term. Terms of two, three and
+# more characters, ASCII and mixed; texts longer than the last few characters, which the
+# scan handles apart.
 LATIN_PATTERNS = ["th", "the", "then", "hen", "p0q", "00q", "zi炸", "x", "nthe", "q", "enz"]
 LATIN_PIECES = ["th", "e", "n", "the", "hen", "p0", "00", "q", "zi", "炸", "x", "ab", "Z"]
 LATIN_PIECES += [" ", " ", ".", "\n", "\u200b", "ｔ", "tHe"]
@@ -206,7 +206,7 @@ def test_a_lexicon_of_thousands_of_terms_is_still_exact() -> None:
 
 
 def test_latin_text_full_of_term_beginnings_is_still_exact() -> None:
-    """The ASCII prefilter stops when most places pass it; what follows is still found."""
+    """Where most places pass the scan's first test, what follows is still found."""
     folded = [fold_term(TABLE, p) for p in LATIN_PATTERNS]
     word = [i % 2 == 0 for i in range(len(folded))]
     text = "thenthen " * 1500 + "p0q zi炸 x enz. THE p0 q"  # 3 places in 4 pass

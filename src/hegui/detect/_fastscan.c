@@ -12,15 +12,21 @@
  *   otherwise  bits 0..20 hold the folded code point, bit 31 says "word character"
  *              (a letter or digit of a space-delimited script, for word boundaries).
  *
- * Matching: folded characters are collected in blocks; at each position a filter
- * (bitsets of the first two or four characters of substring terms, and of the leading
- * grams of whole-word terms, consulted only where a word starts) decides whether to
- * walk the trie from that position. Where two ASCII characters begin, bitsets of the
- * two-character terms and of the first three characters of longer terms (never a false
- * negative) turn away most positions before that: in Latin text about half the letters
- * begin some term, but few letter triples do. Few positions pass, so the cost per
- * character is a table lookup and a bit test; every occurrence of every term is still
- * found, overlapping ones too.
+ * Matching: one tight loop reads the text and folds each character through the table,
+ * storing nothing; separators, breaks and invisible characters are skipped, the others
+ * "kept". For the position p two kept characters back it tests one word of a bitset,
+ * the start set: the word is picked by a hash of p's first two kept characters, and a
+ * bit in it says "a term of two is these two" or "a longer term goes on with this third
+ * character". Every term of two or more characters has its bit, and one-character terms
+ * are flagged in the table, so where neither holds no match can begin at p. In the
+ * bench text (zh and en) about 1 position in 40 passes, most of them the real first
+ * three letters of some term; the loop costs about 20 instructions a kept character.
+ * A position that passes is looked at as every position used to be: the text from p is
+ * folded again into a short window (breaks, separator gaps, word flags), and Bloom
+ * filters of the first two or four characters of substring terms and of the leading
+ * grams of whole-word terms decide whether to walk the trie or compare candidates.
+ * Every occurrence of every term is still found, overlapping ones too, in order of
+ * position.
  *
  * Streaming: scan(text, start, final=False) reports only matches whose outcome can no
  * longer change when more text arrives, and returns `safe`, the first index that may
@@ -36,26 +42,35 @@
 #define F_DROP 0u
 #define F_SEP 1u
 #define F_BREAK 2u
-#define F_WORD 0x80000000u
+#define F_WORD_GIVEN 0x80000000u /* "word character" in the table handed over */
 #define F_CP 0x1FFFFFu
-/* Set by the matcher on its own copy of the table: the folded character begins a
-   substring term, begins a whole-word term, or is a one-character term. */
+/* The matcher's own copy of the table moves the word flag to bit 30 and marks that the
+   folded character begins a substring term, begins a whole-word term, or is a
+   one-character term. The last is bit 31, so the scan's loop tells the characters it
+   skips (values 0 to 2) and the rare one-character terms from all others with one
+   signed comparison. */
+#define F_WORD 0x40000000u
 #define F_START_SUB 0x10000000u  /* >> 26 gives FL_SUB */
 #define F_START_WORD 0x20000000u /* >> 26 gives FL_WSTART */
-#define F_SINGLE 0x40000000u     /* >> 26 gives FL_SINGLE */
+#define F_SINGLE 0x80000000u     /* >> 26 gives FL_SINGLE */
 
 #define BIGRAM_BITS 20 /* the largest filter; a small lexicon gets smaller ones */
 #define BLOOM_MIN_BITS 12
-#define TRIGRAM_BITS 15
 #define SHORT_BITS 15
-#define BLOCK 8192
+/* The start set has 2^START_BITS words (64 KB). A fixed size, so the scan's loop shifts
+   by a constant and keeps its state in registers; a lexicon of about 2000 terms or
+   fewer gets four words a term or more, and in text unlike the terms under 1 position
+   in 100 passes by chance (1 in 25 with 20000 terms: slower, never wrong). */
+#define START_BITS 13
+#define START_SHIFT (32 - START_BITS)
+#define BLOCK 8192 /* terms must be shorter than BLOCK / 2 characters */
 #define RELEASE_GIL_CHARS 16384
 
 #define FL_PRE 1u    /* a word may start here (word-boundary terms may begin) */
 #define FL_BREAK 2u  /* a hard break or a long run of separators lies just before */
 #define FL_SUB 4u    /* the character begins a substring term */
 #define FL_WSTART 8u /* the character begins a whole-word term */
-#define FL_SINGLE 16u /* the character is a one-character term */
+#define FL_SINGLE 32u /* the character is a one-character term */
 #define FL_ANY (FL_SUB | FL_WSTART | FL_SINGLE)
 
 typedef struct { uint32_t c; int32_t t; } Edge;
@@ -96,13 +111,12 @@ typedef struct {
     int32_t max_len;
     int32_t max_gap;
     int bloom_shift;       /* see bloom_has */
-    /* Prefilters, without false negatives, for positions where two ASCII characters
-       begin (see process): the two-character terms made of two ASCII characters, and
-       the first three characters (five bits of each, see trigram) of the longer terms
-       that begin with two. */
-    uint64_t pair_ascii[128 * 128 / 64];
-    uint64_t trigrams[((size_t)1 << TRIGRAM_BITS) / 64];
-    int ascii_prefilter;   /* the two are sparse enough to be worth testing */
+    /* The scan's first test, without false negatives (see scan_kind): the first two
+       characters of a term of two or more pick a word of `starts` (the top bits of
+       start_pair), and a bit of it says "a term of two" (bit start_pair & 63) or "a
+       longer term whose third character is c" (bit c & 63). */
+    uint64_t *starts;
+    uint64_t *starts_sub;  /* the same for the terms that are not whole-word ones */
 } Matcher;
 
 static inline uint32_t fold_cp(const uint32_t *fold, uint32_t c) {
@@ -117,11 +131,12 @@ static inline uint32_t bigram(uint32_t a, uint32_t b) {
     return h ^ (h >> 15);
 }
 
-/* TRIGRAM_BITS bits from three folded characters: the low five bits of each, which tell
-   apart the letters of a Latin alphabet (the only text this prefilter serves). */
-static inline uint32_t trigram(uint32_t a, uint32_t b, uint32_t c) {
-    return (a & 31u) << 10 | (b & 31u) << 5 | (c & 31u);
-}
+/* The key of two folded characters in the start set, which the scan rolls along the
+   text with two multiplications a character (a * START_K1 is computed a character
+   earlier). The top bits, the well mixed ones of a product, pick the set's word. */
+#define START_K1 0x9E3779B1u
+#define START_K2 0x85EBCA77u
+static inline uint32_t start_pair(uint32_t a, uint32_t b) { return (a * START_K1 + b) * START_K2; }
 
 /* A 32-bit hash of four folded characters. */
 static inline uint32_t quadgram(uint32_t a, uint32_t b, uint32_t c, uint32_t d) {
@@ -369,9 +384,11 @@ static int filters(Matcher *m, PyObject *patterns, const uint8_t *veto) {
     m->single = calloc(FOLD_LIMIT / 64, sizeof(uint64_t));
     m->short_word = calloc(((size_t)1 << SHORT_BITS) / 64, sizeof(uint64_t));
     m->veto_prefix = calloc((size_t)m->n_nodes, 1);
+    m->starts = calloc((size_t)1 << START_BITS, sizeof(uint64_t));
+    m->starts_sub = calloc((size_t)1 << START_BITS, sizeof(uint64_t));
     uint8_t *firsts = calloc(0x110000, 1);  /* folded first characters: 1 single, 2 word, 4 sub */
     if (!m->bits_sub || !m->bits_sub4 || !m->bits_word || !m->single || !m->veto_prefix || !firsts ||
-        !m->short_word) {
+        !m->short_word || !m->starts || !m->starts_sub) {
         free(firsts);
         PyErr_NoMemory();
         return -1;
@@ -397,10 +414,11 @@ static int filters(Matcher *m, PyObject *patterns, const uint8_t *veto) {
                                              PyUnicode_READ(kind, data, 3)),
                       m->bloom_shift);
         }
-        if (PyUnicode_GET_LENGTH(s) > 1 && c0 < 128 && PyUnicode_READ(kind, data, 1) < 128) {
-            uint32_t c1 = PyUnicode_READ(kind, data, 1);
-            if (PyUnicode_GET_LENGTH(s) == 2) set_bit(m->pair_ascii, c0 << 7 | c1);
-            else set_bit(m->trigrams, trigram(c0, c1, PyUnicode_READ(kind, data, 2)));
+        if (PyUnicode_GET_LENGTH(s) >= 2) {
+            uint32_t key = start_pair(c0, PyUnicode_READ(kind, data, 1));
+            uint32_t b = PyUnicode_GET_LENGTH(s) == 2 ? key : PyUnicode_READ(kind, data, 2);
+            m->starts[key >> START_SHIFT] |= (uint64_t)1 << (b & 63);
+            if (!m->pat_word[p]) m->starts_sub[key >> START_SHIFT] |= (uint64_t)1 << (b & 63);
         }
         if (c0 < 0x110000)
             firsts[c0] |= PyUnicode_GET_LENGTH(s) == 1 ? 1 : m->pat_word[p] ? 2 : 4;
@@ -418,18 +436,13 @@ static int filters(Matcher *m, PyObject *patterns, const uint8_t *veto) {
         uint32_t v = m->fold[c];
         if (v <= F_BREAK) continue;
         uint8_t k = firsts[v & F_CP];
+        if (v & F_WORD_GIVEN) v = (v & ~F_WORD_GIVEN) | F_WORD;
         if (k & 1) v |= F_SINGLE;
         if (k & 2) v |= F_START_WORD;
         if (k & 4) v |= F_START_SUB;
         m->fold[c] = v;
     }
     free(firsts);
-    /* A library with thousands of Latin terms sets so many trigram bits that the
-       prefilter turns few positions away and only adds work: use it when sparse. */
-    int set = 0;
-    for (size_t w = 0; w < sizeof m->trigrams / sizeof m->trigrams[0]; w++)
-        set += __builtin_popcountll(m->trigrams[w]);
-    m->ascii_prefilter = set <= (1 << TRIGRAM_BITS) / 8;
     return 0;
 }
 
@@ -461,6 +474,7 @@ static void Matcher_dealloc(Matcher *m) {
     free(m->fold); free(m->root_next); free(m->nodes); free(m->edges); free(m->out_head);
     free(m->veto_prefix); free(m->pat_len); free(m->pat_next); free(m->pat_word);
     free(m->bits_sub); free(m->bits_sub4); free(m->bits_word); free(m->single); free(m->short_word);
+    free(m->starts); free(m->starts_sub);
     free(m->pat_chars); free(m->pat_off); free(m->cand_slots); free(m->cands);
     Py_TYPE(m)->tp_free((PyObject *)m);
 }
@@ -508,7 +522,7 @@ done:
 
 /* ---- scanning ------------------------------------------------------------------ */
 
-typedef struct { Py_ssize_t start, end, k; int32_t pat; } Hit;
+typedef struct { Py_ssize_t start, end; int32_t pat; } Hit;
 
 typedef struct {
     const Matcher *m;
@@ -516,23 +530,24 @@ typedef struct {
     const void *data;
     Py_ssize_t n;
     int final;
-    /* the block of folded characters */
-    uint32_t *fc;          /* `cap` entries each: a block, or the whole text if shorter */
-    Py_ssize_t *orig;
+    /* The window: the folded characters from one start position on (a position the
+       scan's first test let through), as the whole folded text would hold them. */
+    uint32_t *fc;          /* `cap` entries each */
+    Py_ssize_t *orig;      /* original index of each folded character */
     uint8_t *fl;
-    Py_ssize_t cap;
-    Py_ssize_t len;        /* characters in the block */
-    Py_ssize_t base;       /* folded index of fc[0] */
+    Py_ssize_t cap;        /* longest term + 1: no walk or comparison reaches past it */
+    Py_ssize_t len;        /* characters in the window */
     int break_at_end;      /* the text ends with a break after the last character */
+    /* folding state at the window's end, to extend it */
+    Py_ssize_t next;       /* original index of the next character to fold */
+    Py_ssize_t looked;     /* original index of the last position looked at */
+    int gap, pending_break, pending_boundary, prev_word;
     /* results */
     Hit *hits;
     Py_ssize_t n_hits, cap_hits;
-    Py_ssize_t open_k;     /* earliest folded index a match may still start at */
-    Py_ssize_t open_orig;
-    Py_ssize_t veto_k;     /* earliest start of a veto term still in progress */
-    /* the ASCII prefilter: still in use, positions it tested and let through */
-    int ascii_prefilter;
-    Py_ssize_t ascii_tested, ascii_passed;
+    /* (original indices of kept characters are ordered as their folded indices) */
+    Py_ssize_t open_orig;  /* earliest index a match may still start at */
+    Py_ssize_t veto_at;    /* earliest start of a veto term still in progress */
 } Scan;
 
 static int push_hit(Scan *s, Hit h) {
@@ -547,8 +562,7 @@ static int push_hit(Scan *s, Hit h) {
 }
 
 static inline void mark_open(Scan *s, Py_ssize_t j) {
-    Py_ssize_t k = s->base + j;
-    if (k < s->open_k) { s->open_k = k; s->open_orig = s->orig[j]; }
+    if (s->orig[j] < s->open_orig) s->open_orig = s->orig[j];
 }
 
 /* Word boundary after original index i: 1 yes, 0 no, -1 not known yet (end of text). */
@@ -572,8 +586,90 @@ static int before_boundary(const Matcher *m, int kind, const void *data, Py_ssiz
     return 1;
 }
 
-/* Report every term on the trie node reached from block position j to position t. */
-/* Report term p found from block position j to position t. */
+/* ---- the window -------------------------------------------------------------- */
+
+/* The flags of a kept character at original index i (c read there, v its table value)
+   as the start of a match. A word starts here if this is no word character, or if a
+   separator, a break, a character that is none or the text's start lies just before:
+   before_boundary looks back for the last three. FL_BREAK stays clear: what lies before
+   a start never matters to its matches. */
+static uint8_t start_flags(const Scan *s, Py_ssize_t i, uint32_t c, uint32_t v) {
+    uint32_t starts = c < FOLD_LIMIT ? (v >> 26) & FL_ANY : FL_ANY;
+    int pre = !(v & F_WORD) || before_boundary(s->m, s->kind, s->data, i);
+    return (uint8_t)((pre ? FL_PRE : 0) | starts);
+}
+
+/* Start the window at original index i, a kept character (one that folds to a
+   character, not to nothing, a separator or a break) with table value v, flags fl. */
+static void window_start(Scan *s, Py_ssize_t i, uint32_t v, uint8_t fl) {
+    s->fc[0] = v & F_CP;
+    s->orig[0] = i;
+    s->fl[0] = fl;
+    s->len = 1;
+    s->next = i + 1;
+    s->gap = 0;
+    s->pending_break = s->pending_boundary = 0;
+    s->prev_word = (v & F_WORD) != 0;
+    s->break_at_end = 0;
+}
+
+/* Fold characters onto the window until it holds `want` of them or the text ends, as
+   the whole folded text would hold them: invisible characters are dropped, separators
+   and breaks become flags of the next kept character (a break, or more than max_gap
+   separators in a row, splits matches; either ends a word). */
+static inline __attribute__((always_inline)) void extend_kind(Scan *s, Py_ssize_t want, const int kind) {
+    const uint32_t *fold = s->m->fold;
+    const void *data = s->data;
+    const int max_gap = s->m->max_gap;
+    Py_ssize_t i = s->next, len = s->len;
+    int gap = s->gap, pending_break = s->pending_break, pending_boundary = s->pending_boundary;
+    int prev_word = s->prev_word;
+    for (; len < want && i < s->n; i++) {
+        uint32_t c = PyUnicode_READ(kind, data, i);
+        uint32_t v = (kind == PyUnicode_4BYTE_KIND && c >= FOLD_LIMIT) ? fold_cp(fold, c) : fold[c];
+        if (v <= F_BREAK) {
+            if (v == F_DROP) continue;
+            pending_boundary = 1;
+            if (v == F_BREAK || ++gap > max_gap) pending_break = 1;
+            continue;
+        }
+        gap = 0;
+        int is_word = (v & F_WORD) != 0;
+        s->fc[len] = v & F_CP;
+        s->orig[len] = i;
+        uint32_t starts = c < FOLD_LIMIT ? (v >> 26) & FL_ANY : FL_ANY;
+        s->fl[len++] = (uint8_t)(((pending_boundary || !prev_word || !is_word) ? FL_PRE : 0) |
+                                 (pending_break ? FL_BREAK : 0) | starts);
+        pending_boundary = pending_break = 0;
+        prev_word = is_word;
+    }
+    if (i == s->n) s->break_at_end = pending_break; /* the text has ended */
+    s->next = i;
+    s->len = len;
+    s->gap = gap;
+    s->pending_break = pending_break;
+    s->pending_boundary = pending_boundary;
+    s->prev_word = prev_word;
+}
+
+static void window_extend(Scan *s, Py_ssize_t want) {
+    switch (s->kind) {
+    case PyUnicode_1BYTE_KIND: extend_kind(s, want, PyUnicode_1BYTE_KIND); break;
+    case PyUnicode_2BYTE_KIND: extend_kind(s, want, PyUnicode_2BYTE_KIND); break;
+    default: extend_kind(s, want, PyUnicode_4BYTE_KIND); break;
+    }
+}
+
+/* Whether window position t exists, folding a few more characters if needed: no if the
+   text has ended before it. Walks and comparisons read t <= max_len < cap, so a "no"
+   always means the end of the text. Most stop after a few characters: fold no more. */
+static inline int have(Scan *s, Py_ssize_t t) {
+    if (t < s->len) return 1;
+    window_extend(s, t + 8 < s->cap ? t + 8 : s->cap);
+    return t < s->len;
+}
+
+/* Report term p found from window position j to position t. */
 static int report(Scan *s, int32_t p, Py_ssize_t j, Py_ssize_t t) {
     const Matcher *m = s->m;
     if (m->pat_word[p]) {
@@ -582,7 +678,7 @@ static int report(Scan *s, int32_t p, Py_ssize_t j, Py_ssize_t t) {
         if (after == 0) return 0;
         if (after < 0 && !s->final) { mark_open(s, j); return 0; }
     }
-    Hit h = {s->orig[j], s->orig[t] + 1, s->base + j, p};
+    Hit h = {s->orig[j], s->orig[t] + 1, p};
     return push_hit(s, h);
 }
 
@@ -597,7 +693,7 @@ static int emit(Scan *s, int32_t node, Py_ssize_t j, Py_ssize_t t, int words) {
     return 0;
 }
 
-/* Compare the candidates sharing gram key `key` with the text at block position j. */
+/* Compare the candidates sharing gram key `key` with the text at window position j. */
 static int check_candidates(Scan *s, Py_ssize_t j, uint32_t key, int g) {
     const Matcher *m = s->m;
     uint32_t slot = (key * 0x2545F491u) & m->cand_mask;
@@ -609,7 +705,7 @@ static int check_candidates(Scan *s, Py_ssize_t j, uint32_t key, int g) {
         if ((g < WORD_GRAM && len != g) || len < g) continue;
         const uint32_t *pc = m->pat_chars + cd->off;
         Py_ssize_t t = 0;
-        while (t < len && j + t < s->len && (t == 0 || !(s->fl[j + t] & FL_BREAK)) &&
+        while (t < len && have(s, j + t) && (t == 0 || !(s->fl[j + t] & FL_BREAK)) &&
                s->fc[j + t] == pc[t])
             t++;
         if (t == len) {
@@ -621,7 +717,7 @@ static int check_candidates(Scan *s, Py_ssize_t j, uint32_t key, int g) {
     return 0;
 }
 
-/* Follow the trie from block position j as far as the folded text allows. */
+/* Follow the trie from window position j as far as the folded text allows. */
 static int walk(Scan *s, Py_ssize_t j, int words) {
     const Matcher *m = s->m;
     int32_t node = child(m, 0, s->fc[j]);
@@ -629,7 +725,7 @@ static int walk(Scan *s, Py_ssize_t j, int words) {
     while (node >= 0) {
         const Node *nd = &m->nodes[node];
         if (nd->out >= 0 && emit(s, node, j, t, words) < 0) return -1;
-        if (t + 1 < s->len) {
+        if (have(s, t + 1)) {
             if (s->fl[t + 1] & FL_BREAK) break;
             node = node_child(m, nd, s->fc[++t]);
             continue;
@@ -637,132 +733,185 @@ static int walk(Scan *s, Py_ssize_t j, int words) {
         /* the text ran out while the term could still go on */
         if (!s->final && !s->break_at_end && m->nodes[node].count > 0) {
             mark_open(s, j);
-            if (m->veto_prefix[node] && s->base + j < s->veto_k) s->veto_k = s->base + j;
+            if (m->veto_prefix[node] && s->orig[j] < s->veto_at) s->veto_at = s->orig[j];
         }
         break;
     }
     return 0;
 }
 
-/* Try every start position in fc[0 .. upto). */
-static int process(Scan *s, Py_ssize_t upto) {
+/* Look for terms from the window's start, one of the positions followed by WORD_GRAM - 1
+   or more kept characters that the scan's first test let through. The window holds
+   WORD_GRAM characters, which the filters read; walks and comparisons extend it. */
+static int look_body(Scan *s) {
     const Matcher *m = s->m;
     const uint64_t *bs = m->bits_sub, *bs4 = m->bits_sub4, *bw = m->bits_word, *single = m->single;
     const int shift = m->bloom_shift;
-    /* positions with WORD_GRAM characters ahead of them, then the last few */
-    Py_ssize_t body = s->len - WORD_GRAM + 1 < upto ? s->len - WORD_GRAM + 1 : upto;
-    for (Py_ssize_t j = 0; j < body; j++) {
-        uint8_t f = s->fl[j];
-        uint32_t c = s->fc[j];
-        /* In Latin text about half the letters begin some term (a branch on that is a
-           coin flip), but few of the three letters from there begin one: where no term
-           is these two characters, none begins with these three (or a break follows the
-           two) and none is the first alone, neither a walk nor a candidate check from
-           here could find or hold anything (the text does not run out within
-           WORD_GRAM), so skip them, whether or not the letter begins a term. */
-        if (c < 128 && s->ascii_prefilter) {
-            uint32_t c1 = s->fc[j + 1];
-            s->ascii_tested++;
-            if (c1 < 128 && !(f & FL_SINGLE) && !bit(m->pair_ascii, c << 7 | c1) &&
-                ((s->fl[j + 2] & FL_BREAK) || !bit(m->trigrams, trigram(c, c1, s->fc[j + 2]))))
-                continue;
-            /* in a text written with the library's own words, where a third or more of
-               the places tested pass, testing only adds work: stop (same result) */
-            if (++s->ascii_passed * 3 > s->ascii_tested && s->ascii_tested >= 4096)
-                s->ascii_prefilter = 0;
-        }
-        if (!(f & FL_ANY)) continue;  /* no term begins with this character */
-        int walked = 0;
-        /* a substring term of 2-3 characters begins with a bigram in `bs`, a longer one
-           with four characters (no break between them) in `bs4`; in Latin text most
-           letters begin some term, so bigrams alone would send a walk every few letters */
-        if ((f & FL_SUB) && !(s->fl[j + 1] & FL_BREAK) &&
-            (bloom_has(bs, bigram(c, s->fc[j + 1]), shift) ||
-             (!(s->fl[j + 2] & FL_BREAK) && !(s->fl[j + 3] & FL_BREAK) &&
-              bloom_has(bs4, quadgram(c, s->fc[j + 1], s->fc[j + 2], s->fc[j + 3]), shift)))) {
-            if (walk(s, j, 0) < 0) return -1;
-            walked = 1;
-        }
-        if ((f & FL_WSTART) && (f & FL_PRE) && !(s->fl[j + 1] & FL_BREAK)) {
-            /* short terms are few: test their grams only when the first two characters
-               begin one; long terms are tested on their first WORD_GRAM characters */
-            int shorts = bit(m->short_word, bigram(c, s->fc[j + 1]) >> (32 - SHORT_BITS));
-            uint32_t h = gram_step(GRAM_SEED, c);
-            for (int g = 2; g <= WORD_GRAM; g++) {
-                if (g > 2 && (s->fl[j + g - 1] & FL_BREAK)) break;
-                h = gram_step(h, s->fc[j + g - 1]);
-                if (g < WORD_GRAM && !shorts) continue;
-                uint32_t key = gram_key(h, g);
-                if (bloom_has(bw, key, shift) && check_candidates(s, j, key, g) < 0) return -1;
-            }
-        }
-        if (!walked && (f & FL_SINGLE) && (c < FOLD_LIMIT ? bit(single, c) : m->single_astral)) {
-            int32_t node = child(m, 0, c);
-            if (node >= 0 && emit(s, node, j, j, 0) < 0) return -1;
+    const Py_ssize_t j = 0;
+    const uint8_t f = s->fl[j];
+    const uint32_t c = s->fc[j];
+    if (!(f & FL_ANY)) return 0; /* no term begins with this character */
+    int walked = 0;
+    /* a substring term of 2-3 characters begins with a bigram in `bs`, a longer one
+       with four characters (no break between them) in `bs4` */
+    if ((f & FL_SUB) && !(s->fl[j + 1] & FL_BREAK) &&
+        (bloom_has(bs, bigram(c, s->fc[j + 1]), shift) ||
+         (!(s->fl[j + 2] & FL_BREAK) && !(s->fl[j + 3] & FL_BREAK) &&
+          bloom_has(bs4, quadgram(c, s->fc[j + 1], s->fc[j + 2], s->fc[j + 3]), shift)))) {
+        if (walk(s, j, 0) < 0) return -1;
+        walked = 1;
+    }
+    if ((f & FL_WSTART) && (f & FL_PRE) && !(s->fl[j + 1] & FL_BREAK)) {
+        /* short terms are few: test their grams only when the first two characters
+           begin one; long terms are tested on their first WORD_GRAM characters */
+        int shorts = bit(m->short_word, bigram(c, s->fc[j + 1]) >> (32 - SHORT_BITS));
+        uint32_t h = gram_step(GRAM_SEED, c);
+        for (int g = 2; g <= WORD_GRAM; g++) {
+            if (g > 2 && (s->fl[j + g - 1] & FL_BREAK)) break;
+            h = gram_step(h, s->fc[j + g - 1]);
+            if (g < WORD_GRAM && !shorts) continue;
+            uint32_t key = gram_key(h, g);
+            if (bloom_has(bw, key, shift) && check_candidates(s, j, key, g) < 0) return -1;
         }
     }
-    for (Py_ssize_t j = body > 0 ? body : 0; j < upto; j++) {
-        /* the last few characters of the text: walk the trie for every kind */
-        uint8_t f = s->fl[j];
-        if ((f & (FL_SUB | FL_WSTART)) && walk(s, j, 1) < 0) return -1;
-        if (!(f & (FL_SUB | FL_WSTART)) && (f & FL_SINGLE)) {
-            int32_t node = child(m, 0, s->fc[j]);
-            if (node >= 0 && emit(s, node, j, j, 1) < 0) return -1;
-        }
+    if (!walked && (f & FL_SINGLE) && (c < FOLD_LIMIT ? bit(single, c) : m->single_astral)) {
+        int32_t node = child(m, 0, c);
+        if (node >= 0 && emit(s, node, j, j, 0) < 0) return -1;
     }
     return 0;
 }
 
+/* The last WORD_GRAM - 1 kept characters of the text, which the filters above cannot
+   serve (they read WORD_GRAM characters): walk the trie for every kind of term. */
+static int look_tail(Scan *s) {
+    const uint8_t f = s->fl[0];
+    if (f & (FL_SUB | FL_WSTART)) return walk(s, 0, 1);
+    if (f & FL_SINGLE) {
+        int32_t node = child(s->m, 0, s->fc[0]);
+        if (node >= 0) return emit(s, node, 0, 0, 1);
+    }
+    return 0;
+}
+
+/* Read and fold the character at original index i. */
+static inline uint32_t read_fold(const Scan *s, Py_ssize_t i, uint32_t *c) {
+    *c = PyUnicode_READ(s->kind, s->data, i);
+    return fold_cp(s->m->fold, *c);
+}
+
+/* Look for terms from the kept character at original index p (c read there, v its
+   table value) unless done already. With third_known, p's next two kept characters are
+   `second` and `third` (folded), which the start set let through. */
+static int look_from(Scan *s, Py_ssize_t p, uint32_t c, uint32_t v, int third_known, uint32_t second,
+                     uint32_t third) {
+    const Matcher *m = s->m;
+    if (p <= s->looked) return 0; /* a one-character term's neighbours are looked at early */
+    s->looked = p;
+    uint8_t fl = start_flags(s, p, c, v);
+    if (!(fl & FL_ANY)) return 0; /* no term begins with the character */
+    /* In Latin text most of those let through begin whole-word terms inside a word, where
+       none can match: the start set of the other terms tells. (Were the text to go on,
+       look_body's walks could still find that it ran out inside any term, and hold the
+       place back: that only happens where the text is not final.) */
+    if (third_known && !(fl & (FL_PRE | FL_SINGLE)) && s->final) {
+        uint32_t key = start_pair(v & F_CP, second);
+        if (!(m->starts_sub[key >> START_SHIFT] & ((uint64_t)1 << (key & 63) | (uint64_t)1 << (third & 63))))
+            return 0;
+    }
+    window_start(s, p, v, fl);
+    window_extend(s, WORD_GRAM);
+    if (s->len < WORD_GRAM) return 0; /* one of the last few: look_tail's */
+    return look_body(s);
+}
+
+/* The position `back` kept characters before original index i, a kept character (the
+   scan's loop keeps no indices: looking back costs less, as it is rare). */
+static __attribute__((noinline)) int look_back(Scan *s, Py_ssize_t i, Py_ssize_t start, int back) {
+    uint32_t c, v = read_fold(s, i, &c);
+    uint32_t third = v & F_CP, second = third;
+    for (int seen = 0; seen < back;) {
+        if (--i < start) return 0; /* too few kept characters yet: no position */
+        v = read_fold(s, i, &c);
+        if (v > F_BREAK && ++seen == 1) second = v & F_CP;
+    }
+    return look_from(s, i, c, v, back == 2, second, third);
+}
+
+/* The scan. The loop keeps no array: per character it reads, folds through the table,
+   and tests the position p two kept characters back, whose next two are now known. A
+   match from p of a term of two or more characters needs the term's first two (a term
+   of two) or three (a longer one) kept characters to be those from p, separators and
+   breaks aside, and the start set holds those of every term; a match of a
+   one-character term needs the F_SINGLE flag. Where neither holds, neither a trie walk
+   nor a candidate comparison nor the end of the text could find or hold anything from
+   p (all that this test turns away, look_body's own filters would too), so the loop
+   goes on; otherwise look_back finds p again and look_from looks there. In text that
+   matches nothing the branch is seldom taken. */
 static inline __attribute__((always_inline)) int scan_kind(Scan *s, int kind, Py_ssize_t start) {
     const Matcher *m = s->m;
     const uint32_t *fold = m->fold;
     const void *data = s->data;
-    const Py_ssize_t n = s->n, keep = m->max_len > WORD_GRAM ? m->max_len : WORD_GRAM;
-    const int max_gap = m->max_gap;
-    int gap = 0, pending_break = 1;
-    int pending_boundary = before_boundary(m, kind, data, start);
-    int prev_word = 1; /* what lies before `start` is captured by pending_boundary */
-    /* locals, not s->..., so stores into the block cannot alias the loop's state */
-    uint32_t *fc = s->fc;
-    Py_ssize_t *orig = s->orig;
-    uint8_t *fl = s->fl;
-    const Py_ssize_t cap = s->cap;
-    Py_ssize_t len = s->len;
+    const Py_ssize_t n = s->n;
+    const uint64_t *starts = m->starts;
+    uint32_t q1 = 0;         /* the last folded character * START_K1 */
+    uint64_t word = 0;       /* the start set's word of the last two characters */
+    uint64_t pair_bit = 0;   /* the bit there that says "a term of two" */
     for (Py_ssize_t i = start; i < n; i++) {
         uint32_t c = PyUnicode_READ(kind, data, i);
-        uint32_t v = (kind == PyUnicode_4BYTE_KIND && c >= FOLD_LIMIT) ? fold_cp(fold, c) : fold[c];
-        if (v <= F_BREAK) {
-            if (v == F_DROP) continue;
-            pending_boundary = 1;
-            if (v == F_BREAK || ++gap > max_gap) pending_break = 1;
-            continue;
+        uint32_t v;
+        if (kind == PyUnicode_4BYTE_KIND && c >= FOLD_LIMIT) {
+            /* outside the table nothing is known of what the character begins
+               (look_body treats it as beginning every kind): always look there */
+            v = fold_cp(fold, c);
+            if (v != F_DROP) v |= F_SINGLE;
+        } else {
+            v = fold[c];
         }
-        gap = 0;
-        int is_word = (v & F_WORD) != 0;
-        fc[len] = v & F_CP;
-        orig[len] = i;
-        uint32_t starts = c < FOLD_LIMIT ? (v >> 26) & (FL_SUB | FL_WSTART | FL_SINGLE) : FL_ANY;
-        fl[len] = (uint8_t)(((pending_boundary || !prev_word || !is_word) ? FL_PRE : 0) |
-                            (pending_break ? FL_BREAK : 0) | starts);
-        pending_boundary = 0;
-        pending_break = 0;
-        prev_word = is_word;
-        if (++len == cap) {
-            /* positions whose terms may reach past the block wait for the next one */
-            Py_ssize_t done = cap - keep;
-            s->len = len;
-            if (process(s, done) < 0) return -1;
-            memmove(fc, fc + done, (size_t)keep * sizeof(uint32_t));
-            memmove(orig, orig + done, (size_t)keep * sizeof(Py_ssize_t));
-            memmove(fl, fl + done, (size_t)keep);
-            s->base += done;
-            len = keep;
+        uint32_t cp = v & F_CP;
+        if ((int32_t)v > (int32_t)F_BREAK) {
+            if (__builtin_expect((word & (pair_bit | (uint64_t)1 << (cp & 63))) != 0, 0) &&
+                look_back(s, i, start, 2) < 0)
+                return -1;
+        } else if (v > F_BREAK) {
+            /* a one-character term, or outside the table: the position is looked at now,
+               and so, to keep the order, are the two before it */
+            if (look_back(s, i, start, 2) < 0 || look_back(s, i, start, 1) < 0 || look_back(s, i, start, 0) < 0)
+                return -1;
+        } else {
+            continue; /* dropped, a separator or a break: not kept */
         }
+        uint32_t key = (q1 + cp) * START_K2; /* start_pair(last, cp) */
+        word = starts[key >> START_SHIFT];
+        pair_bit = (uint64_t)1 << (key & 63);
+        q1 = cp * START_K1;
     }
-    s->len = len;
-    s->break_at_end = pending_break;
-    return process(s, s->len);
+    /* the last WORD_GRAM - 1 kept characters (after `start`), found looking back */
+    Py_ssize_t last[WORD_GRAM - 1];
+    int t = 0;
+    for (Py_ssize_t i = n - 1; i >= start && t < WORD_GRAM - 1; i--)
+        if (fold_cp(fold, PyUnicode_READ(kind, data, i)) > F_BREAK) last[t++] = i;
+    for (int u = t - 1; u >= 0; u--) {
+        uint32_t c, v = read_fold(s, last[u], &c);
+        window_start(s, last[u], v, start_flags(s, last[u], c, v));
+        if (look_tail(s) < 0) return -1;
+    }
+    return 0;
 }
+
+/* One copy of the loop per string kind, each a function of its own: inlined into the
+   caller, which has much else live, the loop's pointers and shift spilled to the stack. */
+static __attribute__((noinline)) int scan_ucs1(Scan *s, Py_ssize_t start) {
+    return scan_kind(s, PyUnicode_1BYTE_KIND, start);
+}
+static __attribute__((noinline)) int scan_ucs2(Scan *s, Py_ssize_t start) {
+    return scan_kind(s, PyUnicode_2BYTE_KIND, start);
+}
+static __attribute__((noinline)) int scan_ucs4(Scan *s, Py_ssize_t start) {
+    return scan_kind(s, PyUnicode_4BYTE_KIND, start);
+}
+
+/* Windows up to this long live on the stack (the longest term is usually short). */
+#define WINDOW_STACK 64
 
 static PyObject *Matcher_scan(Matcher *m, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"text", "start", "final", NULL};
@@ -774,44 +923,49 @@ static PyObject *Matcher_scan(Matcher *m, PyObject *args, PyObject *kwds) {
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     if (start < 0 || start > n) { PyErr_SetString(PyExc_IndexError, "start out of range"); return NULL; }
     if (m->max_len >= BLOCK / 2) { PyErr_SetString(PyExc_ValueError, "a term is too long"); return NULL; }
-    Scan *s = calloc(1, sizeof(Scan));
-    if (!s) return PyErr_NoMemory();
-    /* a short text (a stream's pending tail) needs no full block */
-    s->cap = n - start + 1 < BLOCK ? n - start + 1 : BLOCK;
-    s->fc = malloc((size_t)s->cap * sizeof(uint32_t));
-    s->orig = malloc((size_t)s->cap * sizeof(Py_ssize_t));
-    s->fl = malloc((size_t)s->cap);
-    if (!s->fc || !s->orig || !s->fl) {
-        free(s->fc); free(s->orig); free(s->fl); free(s);
-        return PyErr_NoMemory();
+    Scan s = {0};
+    uint32_t fc_stack[WINDOW_STACK];
+    Py_ssize_t orig_stack[WINDOW_STACK];
+    uint8_t fl_stack[WINDOW_STACK];
+    /* a walk or comparison from the window's start reads at most max_len characters;
+       one more tells "the text ran out here" from "the window ends here" */
+    s.cap = (m->max_len > WORD_GRAM ? m->max_len : WORD_GRAM) + 1;
+    if (s.cap <= WINDOW_STACK) {
+        s.fc = fc_stack; s.orig = orig_stack; s.fl = fl_stack;
+    } else {
+        s.fc = malloc((size_t)s.cap * sizeof(uint32_t));
+        s.orig = malloc((size_t)s.cap * sizeof(Py_ssize_t));
+        s.fl = malloc((size_t)s.cap);
+        if (!s.fc || !s.orig || !s.fl) {
+            free(s.fc); free(s.orig); free(s.fl);
+            return PyErr_NoMemory();
+        }
     }
-    s->m = m; s->kind = PyUnicode_KIND(text); s->data = PyUnicode_DATA(text); s->n = n;
-    s->final = final;
-    s->open_k = PY_SSIZE_T_MAX; s->open_orig = n; s->veto_k = PY_SSIZE_T_MAX;
-    s->ascii_prefilter = m->ascii_prefilter;
+    s.m = m; s.kind = PyUnicode_KIND(text); s.data = PyUnicode_DATA(text); s.n = n;
+    s.final = final;
+    s.open_orig = n; s.veto_at = PY_SSIZE_T_MAX; s.looked = -1;
     int rc;
     /* Handing the GIL over and back costs about as much as scanning a short text (a
        stream's tail, most corpus documents), so only long ones let other threads run. */
     PyThreadState *released = n - start >= RELEASE_GIL_CHARS ? PyEval_SaveThread() : NULL;
-    switch (s->kind) {
-    case PyUnicode_1BYTE_KIND: rc = scan_kind(s, PyUnicode_1BYTE_KIND, start); break;
-    case PyUnicode_2BYTE_KIND: rc = scan_kind(s, PyUnicode_2BYTE_KIND, start); break;
-    default: rc = scan_kind(s, PyUnicode_4BYTE_KIND, start); break;
+    switch (s.kind) {
+    case PyUnicode_1BYTE_KIND: rc = scan_ucs1(&s, start); break;
+    case PyUnicode_2BYTE_KIND: rc = scan_ucs2(&s, start); break;
+    default: rc = scan_ucs4(&s, start); break;
     }
     if (released) PyEval_RestoreThread(released);
+    if (s.fc != fc_stack) { free(s.fc); free(s.orig); free(s.fl); }
     PyObject *list = rc < 0 ? PyErr_NoMemory() : PyList_New(0);
-    for (Py_ssize_t j = 0; list && j < s->n_hits; j++) {
-        const Hit *h = &s->hits[j];
+    for (Py_ssize_t j = 0; list && j < s.n_hits; j++) {
+        const Hit *h = &s.hits[j];
         /* a veto term still in progress may yet contain this hit */
-        if (!final && h->k >= s->veto_k) continue;
+        if (!final && h->start >= s.veto_at) continue;
         PyObject *t = Py_BuildValue("(nni)", h->start, h->end, (int)h->pat);
         if (!t || PyList_Append(list, t) < 0) { Py_XDECREF(t); Py_CLEAR(list); }
         else Py_DECREF(t);
     }
-    Py_ssize_t safe = final ? n : s->open_orig;
-    free(s->hits);
-    free(s->fc); free(s->orig); free(s->fl);
-    free(s);
+    Py_ssize_t safe = final ? n : s.open_orig;
+    free(s.hits);
     return list ? Py_BuildValue("(Nn)", list, safe) : NULL;
 }
 
