@@ -4,61 +4,20 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from matcher_reference import TABLE, reference
 
 from hegui.detect._fastscan import Matcher
-from hegui.detect._normalize import BREAK, CP_MASK, DROP, SEP, WORD, FoldOptions, fold_term
-from hegui.detect._tables import cached_fold_table
+from hegui.detect._normalize import fold_term
 
-TABLE = cached_fold_table(FoldOptions())
 ALPHABET = list("abcxyz .*-_炸弹彈药大麻烦，\n") + ["\u200b", "\u200d", "Ａ", "Ｂ", "𝐛", "\ufe0f"]
 PATTERNS = ["ab", "abc", "bc", "b", "ca", "炸弹", "弹药", "大麻", "大麻烦", "xyz", "zab"]
-
-
-def value(ch: str) -> int:
-    cp = ord(ch)
-    return int(TABLE[cp]) if cp < len(TABLE) else cp
 
 
 def oracle(
     text: str, patterns: list[str], word: list[bool], max_gap: int
 ) -> set[tuple[int, int, int]]:
-    """Segments of folded characters split at breaks and long gaps, then str.find."""
-    segments: list[list[tuple[str, int, bool]]] = [[]]
-    gap, boundary, prev_word = 0, True, True
-    for i, ch in enumerate(text):
-        v = value(ch)
-        if v == DROP:
-            continue
-        if v in (SEP, BREAK):
-            boundary = True
-            gap += 1
-            if v == BREAK or gap > max_gap:
-                segments.append([])
-            continue
-        gap = 0
-        is_word = bool(v & WORD)
-        segments[-1].append((chr(v & CP_MASK), i, boundary or not prev_word or not is_word))
-        boundary, prev_word = False, is_word
-
-    def after(i: int) -> bool:
-        for ch in text[i + 1 :]:
-            v = value(ch)
-            if v == DROP:
-                continue
-            return v in (SEP, BREAK) or not v & WORD
-        return True
-
-    found = set()
-    for seg in segments:
-        folded = "".join(c for c, _, _ in seg)
-        for pid, pat in enumerate(patterns):
-            at = folded.find(pat)
-            while at >= 0:
-                first, last = seg[at], seg[at + len(pat) - 1]
-                if not word[pid] or (first[2] and after(last[1])):
-                    found.add((first[1], last[1] + 1, pid))
-                at = folded.find(pat, at + 1)
-    return found
+    """Every hit the matcher must report (the reference, as a set)."""
+    return set(reference(text, patterns, word, max_gap))
 
 
 def build(word: list[bool], max_gap: int) -> Matcher:
