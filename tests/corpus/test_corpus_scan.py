@@ -261,3 +261,27 @@ def test_an_empty_corpus_is_reported_not_crashed(tmp_path: Path) -> None:
     checks = {c["name"]: c["passed"] for c in s["checks"]}
     assert checks["automated qualified rate >= 0.98"] is False
     assert s["verdict"] == "fail"
+
+
+def test_the_inputs_are_hashed_while_the_executor_prepares(tmp_path: Path) -> None:
+    import threading
+
+    manifest = _clean_corpus(tmp_path)
+    hashing = threading.Event()
+
+    class SlowToStart(LocalExecutor):
+        """Prepares as a Ray cluster does: for a while, on the calling (main) thread."""
+
+        waited = False
+
+        def prepare(self) -> None:
+            assert threading.current_thread() is threading.main_thread()
+            self.waited = hashing.wait(timeout=30)
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage == "hash":
+            hashing.set()
+
+    executor = SlowToStart(1)
+    scan_corpus(manifest, tmp_path / "run", ScanOptions(detectors=FAST), executor, progress)
+    assert executor.waited  # the hashing went on while prepare() was still running

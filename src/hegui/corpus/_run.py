@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -161,6 +162,30 @@ def _plan(setup: _Setup, manifest_path: Path, out_dir: Path, progress: Progress 
     return plan
 
 
+def _plan_while_preparing(
+    setup: _Setup,
+    manifest_path: Path,
+    out_dir: Path,
+    progress: Progress | None,
+    executor: Executor,
+) -> Plan:
+    """Plan (hash the inputs) on a thread while the executor prepares on this one.
+
+    A local Ray takes seconds to start, in other processes; hashing the inputs releases
+    the GIL for every chunk. Ray wants to be started from the main thread.
+    """
+    prepare = getattr(executor, "prepare", None)
+    if not callable(prepare):
+        return _plan(setup, manifest_path, out_dir, progress)
+    with ThreadPoolExecutor(1, thread_name_prefix="hegui-plan") as pool:
+        planned = pool.submit(_plan, setup, manifest_path, out_dir, progress)
+        try:
+            prepare()
+        finally:
+            plan = planned.result()  # a planning error wins: it names the input at fault
+    return plan
+
+
 def scan_corpus(
     manifest_path: Path,
     out_dir: Path,
@@ -181,11 +206,8 @@ def scan_corpus(
     setup = _setup(manifest_path, out_dir, options)
     resumed = prepare_run_dir(out_dir, setup.spec, fresh=options.fresh)
     executor = executor or LocalExecutor()
-    prepare = getattr(executor, "prepare", None)
-    if callable(prepare):
-        prepare()
     try:
-        plan = _plan(setup, manifest_path, out_dir, progress)
+        plan = _plan_while_preparing(setup, manifest_path, out_dir, progress, executor)
         clock.append(time.perf_counter())
         _remove_stale(out_dir, plan)
         draw = ReviewDraw(setup.spec["seed"], setup.spec["samples"]["manual"], plan.total_bytes)
