@@ -247,3 +247,15 @@ def test_clusters_match_scipy_connected_components(seed: int) -> None:
         got = clusters(n, ends)
         assert got.dtype == np.int64
         assert np.array_equal(got, _clusters_by_scipy(n, ends))
+
+
+def test_lsh_bands_on_threads_give_the_same_pairs() -> None:
+    from hegui.corpus._minhash import candidate_pairs
+
+    rng = np.random.default_rng(8)
+    sig = rng.integers(0, 4, size=(3000, PARAMS.num_perm), dtype=np.uint32)  # many buckets
+    sig[1500:] = rng.integers(0, 2**32, size=(1500, PARAMS.num_perm), dtype=np.uint32)
+    sig[2000:2100] = sig[100:200]
+    one = candidate_pairs(sig, PARAMS)
+    assert len(one) > 1000 and {(a, a + 1900) for a in range(100, 200)} <= set(map(tuple, one))
+    assert np.array_equal(candidate_pairs(sig, PARAMS, threads=3), one)

@@ -56,9 +56,15 @@ def exact_duplicates(hashes: npt.NDArray[np.uint64]) -> I64:
 
 
 def find_duplicates(
-    hashes: npt.NDArray[np.uint64], sig: npt.NDArray[np.uint32], params: DedupParams
+    hashes: npt.NDArray[np.uint64],
+    sig: npt.NDArray[np.uint32],
+    params: DedupParams,
+    threads: int = 1,
 ) -> Duplicates:
-    """Exact duplicates by content hash, near-duplicates by MinHash LSH among the rest."""
+    """Exact duplicates by content hash, near-duplicates by MinHash LSH among the rest.
+
+    ``threads``: how many threads the LSH bands may use (the result is the same).
+    """
     n = len(hashes)
     exact_of = exact_duplicates(hashes)
     keep = exact_of == np.arange(n)
@@ -70,7 +76,7 @@ def find_duplicates(
     if len(unique) > 1:
         # rows of every document but exact copies and shingle-less ones (none, often)
         sub = sig if len(unique) == n else np.ascontiguousarray(sig[unique])
-        pairs, _ = similar_pairs(sub, candidate_pairs(sub, params), params.threshold)
+        pairs, _ = similar_pairs(sub, candidate_pairs(sub, params, threads), params.threshold)
         rep = clusters(len(unique), pairs)
         near_of[unique] = unique[rep]
         moved = np.flatnonzero(rep != np.arange(len(unique)))  # the rest are their own

@@ -206,8 +206,12 @@ def summarize(
     spec: dict[str, Any],
     docs: Docs,
     review: dict[str, Any] | None,
+    threads: int = 1,
 ) -> dict[str, Any]:
-    """Aggregate the shards, find duplicates, apply the gates; return the summary."""
+    """Aggregate the shards, find duplicates, apply the gates; return the summary.
+
+    ``threads``: how many threads finding duplicates may use.
+    """
     if policy.corpus is None:
         raise ValueError(f"policy {policy.id!r} has no corpus section")
     rules = policy.corpus
@@ -216,7 +220,7 @@ def summarize(
         json.loads(shard_paths(run_dir, sh)["marker"].read_text("utf-8")) for sh in plan.shards
     ]
     merged = _merge(stats)
-    dups = find_duplicates(docs.hashes, docs.sig, params)
+    dups = find_duplicates(docs.hashes, docs.sig, params, threads)
     source_ids = [s.id for s in manifest.sources]
     n_dups = write_duplicates(run_dir / "duplicates.parquet", dups, docs.as_columns(), source_ids)
     per_source = dups.counts(docs.source, len(source_ids))

@@ -143,32 +143,46 @@ def _band_keys(sig: U32, band: int, rows: int) -> U64:
     return key
 
 
-def candidate_pairs(sig: U32, params: DedupParams) -> I64:
+def _band_pairs(sig: U32, band: int, rows: int) -> I64 | None:
+    """The pairs of one band: each row of a bucket of two or more with its lowest row."""
+    n = len(sig)
+    keys = _band_keys(sig, band, rows)
+    order = np.argsort(keys)
+    ordered = keys[order]
+    same = ordered[1:] == ordered[:-1]
+    if not same.any():
+        return None
+    shared = np.zeros(n, dtype=bool)  # in a bucket with another row
+    shared[1:] |= same
+    shared[:-1] |= same
+    order, ordered = order[shared], ordered[shared]
+    new_run = np.ones(len(order), dtype=bool)
+    new_run[1:] = ordered[1:] != ordered[:-1]
+    head = np.minimum.reduceat(order, np.flatnonzero(new_run))[np.cumsum(new_run) - 1]
+    member = order != head
+    return np.stack([head[member], order[member]], axis=1)
+
+
+def candidate_pairs(sig: U32, params: DedupParams, threads: int = 1) -> I64:
     """Pairs ``(a, b)`` with ``a < b`` that share at least one LSH band, sorted, unique.
 
     Within a bucket every member is paired with the bucket's first (lowest) row only:
     at most ``n`` pairs per band however large a bucket grows; clustering joins the rest.
     Keys are sorted without a stable sort (twice as fast); the lowest row of each
     bucket is found by a reduction instead, and only buckets of two or more are kept.
+    With ``threads`` above 1 the bands are done on that many threads (numpy lets go of
+    the GIL to sort and compare); the pairs are the same.
     """
     n = len(sig)
-    found: list[I64] = []
-    for band in range(params.bands):
-        keys = _band_keys(sig, band, params.rows)
-        order = np.argsort(keys)
-        ordered = keys[order]
-        same = ordered[1:] == ordered[:-1]
-        if not same.any():
-            continue
-        shared = np.zeros(n, dtype=bool)  # in a bucket with another row
-        shared[1:] |= same
-        shared[:-1] |= same
-        order, ordered = order[shared], ordered[shared]
-        new_run = np.ones(len(order), dtype=bool)
-        new_run[1:] = ordered[1:] != ordered[:-1]
-        head = np.minimum.reduceat(order, np.flatnonzero(new_run))[np.cumsum(new_run) - 1]
-        member = order != head
-        found.append(np.stack([head[member], order[member]], axis=1))
+    bands = range(params.bands)
+    if threads > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(threads, thread_name_prefix="hegui-lsh") as pool:
+            per_band = list(pool.map(lambda b: _band_pairs(sig, b, params.rows), bands))
+    else:
+        per_band = [_band_pairs(sig, b, params.rows) for b in bands]
+    found = [pairs for pairs in per_band if pairs is not None]
     if not found:
         return np.zeros((0, 2), dtype=np.int64)
     pairs = np.concatenate(found).astype(np.int64)

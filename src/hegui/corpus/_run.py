@@ -10,11 +10,13 @@ resumes where it stopped when started again with the same arguments.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -232,7 +234,9 @@ def scan_corpus(
         if callable(close):
             close()  # what prepare started, even when planning failed
     clock.append(time.perf_counter())
-    summary = finish(out_dir, setup.manifest, plan, setup.policy, setup.spec)
+    summary = finish(
+        out_dir, setup.manifest, plan, setup.policy, setup.spec, threads=_threads(executor)
+    )
     clock.append(time.perf_counter())
     phases = dict(zip(("plan", "shards", "finish"), np.diff(clock).round(3).tolist(), strict=True))
     seconds = clock[-1] - clock[0]
@@ -256,32 +260,70 @@ def scan_corpus(
 
 
 def finish(
-    out_dir: Path, manifest: Manifest, plan: Plan, policy: Policy, spec: dict[str, Any]
+    out_dir: Path,
+    manifest: Manifest,
+    plan: Plan,
+    policy: Policy,
+    spec: dict[str, Any],
+    *,
+    threads: int = 1,
 ) -> dict[str, Any]:
-    """The whole-corpus phase: duplicates, gates, review sheet, summary, report, card."""
+    """The whole-corpus phase: duplicates, gates, review sheet, summary, report, card.
+
+    ``threads``: how many threads it may use where it can (the LSH bands); the outputs
+    are the same whatever the number.
+    """
     with no_gc():
-        return _finish(out_dir, manifest, plan, policy, spec)
+        return _finish(out_dir, manifest, plan, policy, spec, threads=threads)
+
+
+def _threads(executor: Executor) -> int:
+    """Threads for the whole-corpus phase: the local processes the run was given, or 1.
+
+    It runs in this process, after the shards: the cores a local run was given are
+    free again. A Ray run's workers may be on other machines; it keeps to one thread.
+    """
+    if isinstance(executor, LocalExecutor):
+        return max(1, min(executor.processes, os.cpu_count() or 1))
+    return 1
 
 
 def _finish(
-    out_dir: Path, manifest: Manifest, plan: Plan, policy: Policy, spec: dict[str, Any]
+    out_dir: Path,
+    manifest: Manifest,
+    plan: Plan,
+    policy: Policy,
+    spec: dict[str, Any],
+    *,
+    threads: int,
 ) -> dict[str, Any]:
     docs = load_docs(out_dir, plan, manifest, DedupParams(**spec["dedup"]))
     size = spec["samples"]["manual"]
     sample = review_sample(docs, size, spec["seed"])
     digest = sample[1]
     review = _kept_review(out_dir, digest)
-    summary = summarize(
-        run_dir=out_dir,
-        manifest=manifest,
-        plan=plan,
-        policy=policy,
-        spec=spec,
-        docs=docs,
-        review=review,
-    )
     sources = [s.id for s in manifest.sources]
-    export_review(run_dir=out_dir, plan=plan, docs=docs, sources=sources, sample=sample)
+    # the review sheet (reading texts, deflating) needs nothing the summary makes: with
+    # a core to spare it is written meanwhile
+    with ThreadPoolExecutor(1, thread_name_prefix="hegui-review") as pool:
+        export = partial(
+            export_review, run_dir=out_dir, plan=plan, docs=docs, sources=sources, sample=sample
+        )
+        sheet = pool.submit(export) if threads > 1 else None
+        summary = summarize(
+            run_dir=out_dir,
+            manifest=manifest,
+            plan=plan,
+            policy=policy,
+            spec=spec,
+            docs=docs,
+            review=review,
+            threads=threads,
+        )
+        if sheet is None:
+            export()
+        else:
+            sheet.result()
     summary["manual"]["sample_sha256"] = digest
     summary["manual"]["sample_size"] = min(size, len(docs.seq))
     _write_problems(out_dir, plan)
