@@ -20,6 +20,16 @@ def oracle(
     return set(reference(text, patterns, word, max_gap))
 
 
+def assert_finds_what_the_oracle_finds(
+    text: str, terms: list[str], word: list[bool], max_gap: int
+) -> list[tuple[int, int, int]]:
+    """Fold ``terms``, scan ``text`` whole, compare with the oracle; return the hits."""
+    folded = [fold_term(TABLE, t) for t in terms]
+    hits, _ = Matcher(TABLE, folded, bytes(word), max_gap).scan(text)
+    assert set(hits) == oracle(text, folded, word, max_gap)
+    return list(hits)
+
+
 def build(word: list[bool], max_gap: int) -> Matcher:
     folded = [fold_term(TABLE, p) for p in PATTERNS]
     return Matcher(TABLE, folded, bytes(word), max_gap)
@@ -52,9 +62,7 @@ PIECES += ["\u200b", "Ａ", "xyz"]
     max_gap=st.integers(0, 2),
 )
 def test_matcher_equals_oracle_for_long_terms(text: str, word: list[bool], max_gap: int) -> None:
-    folded = [fold_term(TABLE, p) for p in LONG_PATTERNS]
-    hits, _ = Matcher(TABLE, folded, bytes(word), max_gap).scan(text)
-    assert set(hits) == oracle(text, folded, word, max_gap)
+    assert_finds_what_the_oracle_finds(text, LONG_PATTERNS, word, max_gap)
 
 
 @settings(max_examples=300, deadline=None)
@@ -132,9 +140,7 @@ LATIN_PIECES += [" ", " ", ".", "\n", "\u200b", "ｔ", "tHe"]
     max_gap=st.integers(0, 2),
 )
 def test_matcher_equals_oracle_in_latin_text(text: str, word: list[bool], max_gap: int) -> None:
-    folded = [fold_term(TABLE, p) for p in LATIN_PATTERNS]
-    hits, _ = Matcher(TABLE, folded, bytes(word), max_gap).scan(text)
-    assert set(hits) == oracle(text, folded, word, max_gap)
+    assert_finds_what_the_oracle_finds(text, LATIN_PATTERNS, word, max_gap)
 
 
 @settings(max_examples=300, deadline=None)
@@ -166,9 +172,7 @@ def test_a_lexicon_of_thousands_of_terms_is_still_exact() -> None:
 
 def test_latin_text_full_of_term_beginnings_is_still_exact() -> None:
     """Where most places pass the scan's first test, what follows is still found."""
-    folded = [fold_term(TABLE, p) for p in LATIN_PATTERNS]
-    word = [i % 2 == 0 for i in range(len(folded))]
+    word = [i % 2 == 0 for i in range(len(LATIN_PATTERNS))]
     text = "thenthen " * 1500 + "p0q zi炸 x enz. THE p0 q"  # 3 places in 4 pass
-    hits, _ = Matcher(TABLE, folded, bytes(word), 2).scan(text)
-    assert set(hits) == oracle(text, folded, word, 2)
+    hits = assert_finds_what_the_oracle_finds(text, LATIN_PATTERNS, word, 2)
     assert max(h[0] for h in hits) > len(text) - 20

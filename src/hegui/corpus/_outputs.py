@@ -118,7 +118,7 @@ def _tables(scan: ShardScan) -> dict[str, Any]:
         cleaned, dropped = base, {k: v.slice(0, 0) for k, v in base.items()}
     # encoded by the worker already (str.encode never yields invalid UTF-8), and apart
     cleaned["text"], dropped["text"] = utf8(scan.text), utf8(scan.rejected_text)
-    seqs, texts = scan.review_texts()
+    seqs, texts = scan.review_texts(rejected)
     review = {"seq": numeric(seqs, np.int64, pa.int64()), "text": utf8(texts)}
     return {
         "attributes": pa.table(attrs, schema=attrs_schema),

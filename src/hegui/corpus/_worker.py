@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from hegui.corpus._minhash import DedupParams, signatures
 from hegui.corpus._plan import Shard
@@ -278,11 +279,12 @@ class ShardScan:
             return np.zeros((0, self.job.dedup.num_perm), dtype=np.uint32)
         return np.concatenate(self.sigs)
 
-    def review_texts(self) -> tuple[list[int], list[bytes]]:
+    def review_texts(self, rejected: npt.NDArray[np.bool_]) -> tuple[list[int], list[bytes]]:
         """Seqs and UTF-8 texts of the documents this shard keeps for the review sheet.
 
-        The text is what the sheet shows: the cleaned text, or for a rejected document
-        its original text with personal information masked as the pack asks.
+        ``rejected``: per document, whether it was rejected. The text is what the sheet
+        shows: the cleaned text, or for a rejected document its original text with
+        personal information masked as the pack asks.
         """
         draw = self.job.review
         n = len(self.status)
@@ -293,7 +295,6 @@ class ShardScan:
 
         prio = priorities(self.file, np.asarray(self.line, dtype=np.int64), draw.seed, REVIEW_LABEL)
         seqs = lowest(prio, quota).tolist()
-        rejected = np.asarray(self.status, dtype=object) == REJECTED
         # where each document's text is: its place among the kept or the rejected ones
         place = np.where(rejected, np.cumsum(rejected) - 1, np.cumsum(~rejected) - 1)
         texts = []
